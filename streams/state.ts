@@ -1,0 +1,207 @@
+// Keyed state and event-time timers.
+//
+// KeyedState is a Map kept in recency order (a touched key is moved to the end), so expiry of idle
+// keys and eviction over the size bound only ever look at the front: O(1) amortised per touch.
+// Expiry is by event time (the watermark), so a replay after a crash expires exactly the same keys.
+import type { EventTime, StateStats } from './types.ts'
+
+export interface KeyedStateOptions {
+  /** A key not updated for this long in event time (relative to the watermark) is dropped. 0 = never. */
+  ttlMs: number
+  /** Hard bound on the number of keys; the least recently updated key is evicted beyond it. 0 = unbounded. */
+  maxKeys: number
+  /** Rough size of one value in bytes, for the estimate. */
+  bytesPerValue?: number
+}
+
+interface Entry<V> {
+  v: V
+  /** Event time of the last update. */
+  t: EventTime
+}
+
+export class KeyedState<K, V> {
+  private map = new Map<K, Entry<V>>()
+  expired = 0
+  evicted = 0
+
+  constructor(readonly opts: KeyedStateOptions, private readonly onDrop?: (key: K, value: V, why: 'ttl' | 'size') => void) {}
+
+  get size(): number {
+    return this.map.size
+  }
+
+  get(key: K): V | undefined {
+    return this.map.get(key)?.v
+  }
+
+  has(key: K): boolean {
+    return this.map.has(key)
+  }
+
+  /** Set and mark as recently used at event time t. */
+  set(key: K, value: V, t: EventTime): void {
+    const e = this.map.get(key)
+    if (e) {
+      this.map.delete(key)
+      e.v = value
+      if (t > e.t) e.t = t
+      this.map.set(key, e)
+    } else {
+      this.map.set(key, { v: value, t })
+      if (this.opts.maxKeys > 0 && this.map.size > this.opts.maxKeys) this.evictOldest()
+    }
+  }
+
+  delete(key: K): boolean {
+    return this.map.delete(key)
+  }
+
+  entries(): IterableIterator<[K, Entry<V>]> {
+    return this.map.entries()
+  }
+
+  private evictOldest(): void {
+    const first = this.map.entries().next()
+    if (first.done) return
+    const [k, e] = first.value
+    this.map.delete(k)
+    this.evicted++
+    this.onDrop?.(k, e.v, 'size')
+  }
+
+  /**
+   * Drop keys idle for longer than the TTL at watermark wm. Because touched keys move to the end,
+   * the scan stops at the first live key. (A key updated with an older event time than its
+   * neighbours may linger a little: the order is by update, not by event time. That only delays
+   * expiry; it never expires a live key.)
+   */
+  expire(wm: EventTime): number {
+    if (this.opts.ttlMs <= 0 || wm === -Infinity) return 0
+    const limit = wm - this.opts.ttlMs
+    let n = 0
+    for (const [k, e] of this.map) {
+      if (e.t > limit) break
+      this.map.delete(k)
+      this.onDrop?.(k, e.v, 'ttl')
+      n++
+    }
+    this.expired += n
+    return n
+  }
+
+  stats(): StateStats {
+    return { keys: this.map.size, estimatedBytes: this.map.size * (80 + (this.opts.bytesPerValue ?? 64)) }
+  }
+
+  snapshot(): Array<[K, V, EventTime]> {
+    const out: Array<[K, V, EventTime]> = new Array(this.map.size)
+    let i = 0
+    for (const [k, e] of this.map) out[i++] = [k, e.v, e.t]
+    return out
+  }
+
+  restore(s: Array<[K, V, EventTime]>): void {
+    this.map = new Map()
+    for (const [k, v, t] of s) this.map.set(k, { v, t })
+  }
+}
+
+/**
+ * Event-time timers per key: a binary min-heap on time, with at most one timer per (key, time)
+ * (Flink's InternalTimerService semantics). Timers fire in time order when the watermark reaches them.
+ */
+export class TimerService<K> {
+  private times: number[] = []
+  private keys: K[] = []
+  private registered = new Set<string>()
+
+  get size(): number {
+    return this.times.length
+  }
+
+  private id(key: K, time: number): string {
+    return `${String(key)}\u0000${time}`
+  }
+
+  register(key: K, time: EventTime): void {
+    const id = this.id(key, time)
+    if (this.registered.has(id)) return
+    this.registered.add(id)
+    this.times.push(time)
+    this.keys.push(key)
+    this.up(this.times.length - 1)
+  }
+
+  /** Deletion is lazy: the timer stays in the heap but will not fire. */
+  delete(key: K, time: EventTime): void {
+    this.registered.delete(this.id(key, time))
+  }
+
+  /** Pop every timer with time <= wm, in time order; fn may register new timers. */
+  fire(wm: EventTime, fn: (key: K, time: EventTime) => void): number {
+    let n = 0
+    while (this.times.length > 0 && this.times[0] <= wm) {
+      const time = this.times[0]
+      const key = this.keys[0]
+      this.pop()
+      const id = this.id(key, time)
+      if (!this.registered.delete(id)) continue
+      fn(key, time)
+      n++
+    }
+    return n
+  }
+
+  private pop(): void {
+    const lastT = this.times.pop()!
+    const lastK = this.keys.pop()!
+    if (this.times.length > 0) {
+      this.times[0] = lastT
+      this.keys[0] = lastK
+      this.down(0)
+    }
+  }
+
+  private up(i: number): void {
+    const { times, keys } = this
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (times[p] <= times[i]) break
+      ;[times[p], times[i]] = [times[i], times[p]]
+      ;[keys[p], keys[i]] = [keys[i], keys[p]]
+      i = p
+    }
+  }
+
+  private down(i: number): void {
+    const { times, keys } = this
+    const n = times.length
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < n && times[l] < times[m]) m = l
+      if (r < n && times[r] < times[m]) m = r
+      if (m === i) return
+      ;[times[m], times[i]] = [times[i], times[m]]
+      ;[keys[m], keys[i]] = [keys[i], keys[m]]
+      i = m
+    }
+  }
+
+  snapshot(): Array<[K, EventTime]> {
+    const out: Array<[K, EventTime]> = []
+    for (let i = 0; i < this.times.length; i++) {
+      if (this.registered.has(this.id(this.keys[i], this.times[i]))) out.push([this.keys[i], this.times[i]])
+    }
+    return out
+  }
+
+  restore(s: Array<[K, EventTime]>): void {
+    this.times = []
+    this.keys = []
+    this.registered = new Set()
+    for (const [k, t] of s) this.register(k, t)
+  }
+}
