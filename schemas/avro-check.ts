@@ -282,3 +282,8 @@ export function checkWhole(walker: Walker, c: Cursor, what: string): void {
     throw new AvroCheckError('malformed', `trailing garbage: ${c.end - c.pos} byte(s) after the end of the ${what} record`)
   }
 }
+
+/** Reads one long at the cursor (a union branch index); only after the walker accepted the bytes. */
+export function readLong(c: Cursor): number {
+  return readVarint(c, 'long', 10)
+}
