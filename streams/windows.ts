@@ -32,6 +32,14 @@ export interface AggregateFunction<T, A, R> {
   /** Combine two accumulators into a new one; must mutate neither. */
   merge(a: A, b: A): A
   result(acc: A): R
+  /**
+   * Optional, for invertible aggregates (count, sum-with-count): acc minus removed; may mutate acc.
+   * With retract and isEmpty, hopping windows slide a running accumulator (add the entering pane,
+   * subtract the leaving one) instead of merging size/slide panes per key at every firing.
+   */
+  retract?(acc: A, removed: A): A
+  /** True when no record contributes to acc any more (e.g. count 0). Required with retract. */
+  isEmpty?(acc: A): boolean
 }
 
 export interface WindowResult<K, R> {
@@ -101,6 +109,14 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   private dirty = new Map<number, Set<K>>()
   private lastPane = NaN
   private lastPaneMap: Map<K, A> | undefined
+  /**
+   * Invertible aggregates on hopping windows: the per-key merge of panes [runStart, runEnd), kept
+   * in step with records added to those panes. Not checkpointed: rebuilt from panes after restore.
+   */
+  private running: Map<K, A> | null = null
+  private runStart = 0
+  private runEnd = 0
+  private readonly invertible: boolean
   lateCount = 0
 
   constructor(
@@ -122,6 +138,7 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
       throw new TrendwireError('CONFIG_INVALID', `window "${name}": sizeMs (${this.size}) must be a multiple of slideMs (${this.slide})`)
     }
     this.panesPerWindow = this.size / this.slide
+    this.invertible = this.panesPerWindow > 1 && typeof agg.retract === 'function' && typeof agg.isEmpty === 'function'
   }
 
   private paneFor(p: number): Map<K, A> {
@@ -167,6 +184,10 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
       const pane = this.paneFor(p)
       const acc = pane.get(k)
       pane.set(k, agg.add(acc === undefined ? agg.create() : acc, v, t))
+      if (p < this.runEnd && p >= this.runStart && this.running !== null) {
+        const r = this.running.get(k)
+        this.running.set(k, agg.add(r === undefined ? agg.create() : r, v, t))
+      }
       if (p + slide - 1 <= firedWm) this.markDirty(p, k)
     }
     if (this.dirty.size > 0) this.emitCorrections(out)
@@ -202,7 +223,7 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     for (let p = end - this.size; p < end; p += this.slide) {
       const a = this.panes.get(p)?.get(k)
       if (a === undefined) continue
-      acc = acc === undefined ? this.agg.merge(this.agg.create(), a) : this.agg.merge(acc, a)
+      acc = acc === undefined ? a : this.agg.merge(acc, a)
     }
     return acc
   }
@@ -231,16 +252,55 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
       for (const [k, acc] of pane) out.emit({ key: k, start, end, value: agg.result(acc), revision: 0 }, end - 1)
       return
     }
+    if (this.invertible) return this.fireRunning(start, end, out)
     const merged = new Map<K, A>()
     for (let p = start; p < end; p += this.slide) {
       const pane = this.panes.get(p)
       if (!pane) continue
+      // merge() mutates neither side, so the first pane's accumulator can be taken as it is
       for (const [k, a] of pane) {
         const m = merged.get(k)
-        merged.set(k, m === undefined ? agg.merge(agg.create(), a) : agg.merge(m, a))
+        merged.set(k, m === undefined ? a : agg.merge(m, a))
       }
     }
     for (const [k, acc] of merged) out.emit({ key: k, start, end, value: agg.result(acc), revision: 0 }, end - 1)
+  }
+
+  /** Slide the running accumulator to [start, end), emit it, then drop pane `start` from it. */
+  private fireRunning(start: number, end: number, out: Collector<WindowResult<K, R>>): void {
+    const agg = this.agg
+    if (this.running === null || this.runEnd < start || this.runStart > start) {
+      this.running = new Map()
+      this.runStart = this.runEnd = start
+    }
+    const running = this.running
+    while (this.runStart < start) this.subtractPane(this.runStart)
+    for (; this.runEnd < end; this.runEnd += this.slide) {
+      const pane = this.panes.get(this.runEnd)
+      if (!pane) continue
+      for (const [k, a] of pane) {
+        const r = running.get(k)
+        running.set(k, r === undefined ? agg.merge(agg.create(), a) : agg.merge(r, a))
+      }
+    }
+    for (const [k, acc] of running) out.emit({ key: k, start, end, value: agg.result(acc), revision: 0 }, end - 1)
+    // pane `start` is in no later window: take it out now, while it still exists (purge follows)
+    this.subtractPane(start)
+  }
+
+  private subtractPane(p: number): void {
+    const pane = this.panes.get(p)
+    const running = this.running!
+    if (pane) {
+      for (const [k, a] of pane) {
+        const r = running.get(k)
+        if (r === undefined) continue
+        const left = this.agg.retract!(r, a)
+        if (this.agg.isEmpty!(left)) running.delete(k)
+        else running.set(k, left)
+      }
+    }
+    this.runStart = p + this.slide
   }
 
   /** Drop panes no live window needs: the last window containing pane p ends at p + size. */
@@ -279,6 +339,8 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     this.lateCount = s.lateCount
     this.lastPane = NaN
     this.lastPaneMap = undefined
+    this.running = null
+    this.runStart = this.runEnd = 0
   }
 }
 
@@ -446,6 +508,8 @@ export const count = <T>(): AggregateFunction<T, number, number> => ({
   add: (a) => a + 1,
   merge: (a, b) => a + b,
   result: (a) => a,
+  retract: (a, b) => a - b,
+  isEmpty: (a) => a === 0,
 })
 
 export const sum = <T>(of: (v: T) => number): AggregateFunction<T, number, number> => ({

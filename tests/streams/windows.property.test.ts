@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { OperatorHarness } from '../../streams/harness.ts'
-import { hopping, LATE, session, sum, tumbling, windowOperator, type LateRecord, type WindowResult, type WindowSpec } from '../../streams/windows.ts'
+import { hopping, LATE, session, sum, tumbling, windowOperator, type AggregateFunction, type LateRecord, type WindowResult, type WindowSpec } from '../../streams/windows.ts'
 
 interface Ev { id: number; k: string; n: number }
 
@@ -92,8 +92,19 @@ function bruteForce(spec: WindowSpec, accepted: Array<[Ev, number]>): Map<string
   return out
 }
 
-async function check(spec: WindowSpec, s: Scenario, withFarLate: boolean): Promise<void> {
-  const op = windowOperator<Ev, string, number, number>('w', spec, (e) => e.k, sum((e) => e.n), { allowedLatenessMs: s.lateness })
+/** The same sum as an invertible aggregate ([count, sum]), which takes the running-window path. */
+const invertibleSum: AggregateFunction<Ev, [number, number], number> = {
+  create: () => [0, 0],
+  add: (a, v) => [a[0] + 1, a[1] + v.n],
+  merge: (a, b) => [a[0] + b[0], a[1] + b[1]],
+  result: (a) => a[1],
+  retract: (a, b) => [a[0] - b[0], a[1] - b[1]],
+  isEmpty: (a) => a[0] === 0,
+}
+
+async function check(spec: WindowSpec, s: Scenario, withFarLate: boolean, invertible = false): Promise<void> {
+  const agg = (invertible ? invertibleSum : sum((e: Ev) => e.n)) as AggregateFunction<Ev, unknown, number>
+  const op = windowOperator<Ev, string, unknown, number>('w', spec, (e) => e.k, agg, { allowedLatenessMs: s.lateness })
   const h = new OperatorHarness(op)
   const accepted: Array<[Ev, number]> = []
   const expectedLate = new Set<number>()
@@ -131,17 +142,18 @@ async function check(spec: WindowSpec, s: Scenario, withFarLate: boolean): Promi
   if (!withFarLate) assert.equal(late.length, 0, 'records within the out-of-orderness bound are never late')
 }
 
-const specs: Array<[string, WindowSpec]> = [
-  ['tumbling', tumbling(25)],
-  ['hopping', hopping(30, 10)],
-  ['session', session(15)],
+const specs: Array<[string, WindowSpec, boolean]> = [
+  ['tumbling', tumbling(25), false],
+  ['hopping', hopping(30, 10), false],
+  ['hopping, invertible aggregate (running window)', hopping(40, 10), true],
+  ['session', session(15), false],
 ]
 
-for (const [name, spec] of specs) {
+for (const [name, spec, invertible] of specs) {
   test(`${name}: shuffled within the bound → equals brute force, nothing late`, async () => {
-    await fc.assert(fc.asyncProperty(arbScenario, (s) => check(spec, s, false)), { numRuns: 300 })
+    await fc.assert(fc.asyncProperty(arbScenario, (s) => check(spec, s, false, invertible)), { numRuns: 300 })
   })
   test(`${name}: with records far beyond the bound → late ones only in the late output, rest equals brute force`, async () => {
-    await fc.assert(fc.asyncProperty(arbScenario, (s) => check(spec, s, true)), { numRuns: 300 })
+    await fc.assert(fc.asyncProperty(arbScenario, (s) => check(spec, s, true, invertible)), { numRuns: 300 })
   })
 }
