@@ -186,7 +186,7 @@ function compile(type: avro.Type, label: string, named: Map<avro.Type, { fn: Wal
     }
     case 'float': return (c) => { if (c.end - c.pos < 4) truncated(c, label, 4); c.pos += 4 }
     case 'double': return (c) => { if (c.end - c.pos < 8) truncated(c, label, 8); c.pos += 8 }
-    case 'bytes': return (c) => { c.pos += readLength(c, label) }
+    case 'bytes': return (c) => { const n = readLength(c, label); c.pos += n }
     case 'string': return (c) => {
       const len = readLength(c, label)
       const from = c.pos

@@ -408,7 +408,8 @@ export class FirehoseCodec {
     const writers = union ? (type as avro.types.WrappedUnionType).types : [type]
     const branches = writers.map((w) => this.branchPlan(id, w))
     if (!union && branches[0]!.problem) return bad(branches[0]!.problem)
-    return { id, problem: undefined, walker: compileWalker(type), union, branches, label: union ? 'FirehoseEvent' : type.name ?? type.typeName }
+    const label = union ? 'FirehoseEvent' : type.name!.slice(type.name!.lastIndexOf('.') + 1)
+    return { id, problem: undefined, walker: compileWalker(type, label), union, branches, label }
   }
 
   private branchPlan(id: number, writer: avro.Type): BranchPlan {
