@@ -129,7 +129,7 @@ export class KeyedProcessOperator<K, T, S, O> implements Operator<T, O> {
   }
 
   restore(s: unknown): void {
-    const st = s as { state: Array<[K, S, number]>; timers: Array<[K, number]>; expired: number; evicted: number }
+    const st = s as { state: Array<[K, S, number]>; timers: ReturnType<TimerService<K>['snapshot']>; expired: number; evicted: number }
     this.state.restore(st.state)
     this.timers.restore(st.timers)
     this.state.expired = st.expired

@@ -190,18 +190,14 @@ export class TimerService<K> {
     }
   }
 
-  snapshot(): Array<[K, EventTime]> {
-    const out: Array<[K, EventTime]> = []
-    for (let i = 0; i < this.times.length; i++) {
-      if (this.registered.has(this.id(this.keys[i], this.times[i]))) out.push([this.keys[i], this.times[i]])
-    }
-    return out
+  /** The heap as it is (lazily deleted entries included), so a restore fires in exactly the same order. */
+  snapshot(): { times: number[]; keys: K[]; registered: string[] } {
+    return { times: this.times.slice(), keys: this.keys.slice(), registered: [...this.registered] }
   }
 
-  restore(s: Array<[K, EventTime]>): void {
-    this.times = []
-    this.keys = []
-    this.registered = new Set()
-    for (const [k, t] of s) this.register(k, t)
+  restore(s: { times: number[]; keys: K[]; registered: string[] }): void {
+    this.times = s.times.slice()
+    this.keys = s.keys.slice()
+    this.registered = new Set(s.registered)
   }
 }

@@ -112,9 +112,10 @@ export class Stream<T> {
     return new Stream<S>(this.topology, this.node, tag)
   }
 
+  /** Send this stream to a sink. One sink may be fed by several streams (e.g. every LATE output). */
   to(sink: Sink<T>): this {
-    const n = this.topology.addNode(`sink:${sink.name}`, null, sink as Sink<unknown>)
-    this.attach(n)
+    const existing = this.topology.nodes.find((nd) => nd.sink === sink)
+    this.attach(existing ?? this.topology.addNode(`sink:${sink.name}`, null, sink as Sink<unknown>))
     return this
   }
 

@@ -69,9 +69,12 @@ export type WindowSpec =
   | { kind: 'hopping'; sizeMs: number; slideMs: number; offsetMs?: number }
   | { kind: 'session'; gapMs: number }
 
-export const tumbling = (sizeMs: number, offsetMs = 0): WindowSpec => ({ kind: 'tumbling', sizeMs, offsetMs })
-export const hopping = (sizeMs: number, slideMs: number, offsetMs = 0): WindowSpec => ({ kind: 'hopping', sizeMs, slideMs, offsetMs })
-export const session = (gapMs: number): WindowSpec => ({ kind: 'session', gapMs })
+export type TumblingSpec = Extract<WindowSpec, { kind: 'tumbling' }>
+export type HoppingSpec = Extract<WindowSpec, { kind: 'hopping' }>
+export type SessionSpec = Extract<WindowSpec, { kind: 'session' }>
+export const tumbling = (sizeMs: number, offsetMs = 0): TumblingSpec => ({ kind: 'tumbling', sizeMs, offsetMs })
+export const hopping = (sizeMs: number, slideMs: number, offsetMs = 0): HoppingSpec => ({ kind: 'hopping', sizeMs, slideMs, offsetMs })
+export const session = (gapMs: number): SessionSpec => ({ kind: 'session', gapMs })
 
 const windowOptionsSchema = z.object({
   allowedLatenessMs: z.number().int().min(0).default(0),
@@ -111,7 +114,7 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   private lastPaneMap: Map<K, A> | undefined
   /**
    * Invertible aggregates on hopping windows: the per-key merge of panes [runStart, runEnd), kept
-   * in step with records added to those panes. Not checkpointed: rebuilt from panes after restore.
+   * in step with records added to those panes.
    */
   private running: Map<K, A> | null = null
   private runStart = 0
@@ -327,11 +330,18 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   }
 
   snapshot(): unknown {
-    return { panes: this.panes, firedWm: this.firedWm, revisions: this.revisions, lateCount: this.lateCount }
+    // the running accumulator is part of the state so that a restored run emits rows in the same order
+    return {
+      panes: this.panes, firedWm: this.firedWm, revisions: this.revisions, lateCount: this.lateCount,
+      running: this.running, runStart: this.runStart, runEnd: this.runEnd,
+    }
   }
 
   restore(state: unknown): void {
-    const s = state as { panes: Map<number, Map<K, A>>; firedWm: number; revisions: Map<number, Map<K, number>>; lateCount: number }
+    const s = state as {
+      panes: Map<number, Map<K, A>>; firedWm: number; revisions: Map<number, Map<K, number>>; lateCount: number
+      running: Map<K, A> | null; runStart: number; runEnd: number
+    }
     this.panes = s.panes
     this.paneOrder = [...s.panes.keys()].sort((a, b) => a - b)
     this.firedWm = s.firedWm
@@ -339,8 +349,9 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     this.lateCount = s.lateCount
     this.lastPane = NaN
     this.lastPaneMap = undefined
-    this.running = null
-    this.runStart = this.runEnd = 0
+    this.running = s.running
+    this.runStart = s.runStart
+    this.runEnd = s.runEnd
   }
 }
 
@@ -486,7 +497,7 @@ export class SessionWindowOperator<T, K, A, R> implements Operator<T, WindowResu
   }
 
   restore(state: unknown): void {
-    const s = state as { sessions: Map<K, Session<A>[]>; timers: Array<[K, number]>; firedWm: number; lateCount: number }
+    const s = state as { sessions: Map<K, Session<A>[]>; timers: ReturnType<TimerService<K>['snapshot']>; firedWm: number; lateCount: number }
     this.sessions = s.sessions
     this.timers.restore(s.timers)
     this.firedWm = s.firedWm
