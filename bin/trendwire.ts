@@ -1,12 +1,15 @@
-#!/usr/bin/env -S node --import tsx
 // trendwire command line. Each sub-command lives in bin/commands/<name>.ts and exports
-// `default async function (argv: string[]): Promise<number | void>` plus a one-line `summary`.
+// "default async function (argv: string[]): Promise<number | void>" plus a one-line "summary".
 import { readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const commandsDir = join(here, 'commands')
+
+function commandUrl(name: string): string {
+  return pathToFileURL(join(commandsDir, name + '.ts')).href
+}
 
 function available(): string[] {
   return readdirSync(commandsDir).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort()
@@ -17,8 +20,8 @@ async function main(): Promise<number> {
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log('usage: trendwire <command> [options]\n\ncommands:')
     for (const name of available()) {
-      const mod = await import(join(commandsDir, `${name}.ts`))
-      console.log(`  ${name.padEnd(12)} ${mod.summary ?? ''}`)
+      const summary = await import(commandUrl(name)).then((m) => m.summary ?? '', (e: Error) => `(cannot load: ${e.message})`)
+      console.log(`  ${name.padEnd(12)} ${summary}`)
     }
     return cmd ? 0 : 1
   }
@@ -26,7 +29,7 @@ async function main(): Promise<number> {
     console.error(`trendwire: unknown command "${cmd}" (try: ${available().join(', ')})`)
     return 2
   }
-  const mod = await import(join(commandsDir, `${cmd}.ts`))
+  const mod = await import(commandUrl(cmd))
   const code = await mod.default(rest)
   return typeof code === 'number' ? code : 0
 }

@@ -1,0 +1,73 @@
+// The local status page and its JSON: what the running job is doing (watermark, checkpoints,
+// records per operator, state size, late records, dead letters) and the latest results.
+// Served with express; /metrics exposes the same counters to Prometheus.
+import express from 'express'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Runner } from '../streams/runner.ts'
+
+export interface StatusServerOptions {
+  port: number
+  host?: string
+  /** Extra JSON for the page, e.g. the latest top hashtags. */
+  results?: () => unknown
+}
+
+export async function startStatusServer(runners: Runner[], opts: StatusServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const app = express()
+  app.get('/api/health', (_req, res) => { res.json({ ok: true }) })
+  app.get('/api/status', (_req, res) => {
+    res.json({ jobs: runners.map((r) => r.status()), results: opts.results?.() ?? null })
+  })
+  app.get('/metrics', async (_req, res) => {
+    const text = (await Promise.all(runners.map((r) => r.metrics.render()))).join('\n')
+    res.type('text/plain; version=0.0.4').send(text)
+  })
+  app.get('/', (_req, res) => { res.type('html').send(PAGE) })
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve(s))
+    s.on('error', reject)
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    server,
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}/`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>trendwire — status</title>
+<style>
+ body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1b1f24;background:#fafafa}
+ h1{font-size:20px;margin:0 0 4px} .muted{color:#667} table{border-collapse:collapse;margin:8px 0 20px}
+ td,th{padding:3px 10px;border-bottom:1px solid #e3e3e3;text-align:right} th:first-child,td:first-child{text-align:left}
+ .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:24px}
+ .pill{display:inline-block;padding:1px 8px;border-radius:10px;background:#e8f0fe;margin-right:6px}
+</style></head><body>
+<h1>trendwire</h1><div class="muted" id="summary">connecting…</div>
+<div class="grid"><div><h2>Top hashtags, last closed minute</h2><table id="top"></table></div>
+<div><h2>Operators</h2><table id="ops"></table></div></div>
+<script>
+const fmt = (n) => typeof n === 'number' ? n.toLocaleString() : n
+const time = (t) => Number.isFinite(t) ? new Date(t).toISOString().replace('T',' ').slice(0,19) : (t > 0 ? '+∞' : '—')
+async function tick() {
+  try {
+    const s = await (await fetch('/api/status')).json()
+    const j = s.jobs[0]
+    document.getElementById('summary').innerHTML =
+      '<span class="pill">' + j.state + '</span>' +
+      '<span class="pill">watermark ' + time(j.watermark) + '</span>' +
+      '<span class="pill">records ' + fmt(j.recordsIn) + '</span>' +
+      '<span class="pill">checkpoint #' + j.checkpointId + '</span>' +
+      '<span class="pill">late ' + fmt(j.lateRecords) + '</span>' +
+      '<span class="pill">dead letters ' + fmt(j.deadLetters) + '</span>'
+    const top = (s.results && s.results.topHashtags) || []
+    document.getElementById('top').innerHTML = '<tr><th>hashtag</th><th>uses</th><th>window</th></tr>' +
+      top.map((r) => '<tr><td>#' + r.hashtag + '</td><td>' + fmt(r.count) + '</td><td>' + time(r.windowStart).slice(11,16) + '</td></tr>').join('')
+    document.getElementById('ops').innerHTML = '<tr><th>operator</th><th>in</th><th>out</th><th>state keys</th><th>state bytes</th></tr>' +
+      j.nodes.map((n) => '<tr><td>' + n.name + '</td><td>' + fmt(n.recordsIn) + '</td><td>' + fmt(n.recordsOut) + '</td><td>' + (n.state ? fmt(n.state.keys) : '') + '</td><td>' + (n.state ? fmt(n.state.estimatedBytes) : '') + '</td></tr>').join('')
+  } catch (e) { document.getElementById('summary').textContent = 'disconnected: ' + e }
+}
+tick(); setInterval(tick, 1000)
+</script></body></html>`
