@@ -57,8 +57,12 @@ export const FirehoseCodecOptions = z.object({
   /** Per-topic settings; a topic not listed uses defaultFormat. */
   topics: z.record(z.string(), z.object({ format: Format }).strict()).default({}),
   defaultFormat: Format.default('avro'),
-  /** Topic encode() writes for when none is given; its schema id is looked up (or registered) at create(). */
-  encodeTopic: z.string().min(1).default('firehose'),
+  /**
+   * Topic encode() writes for when none is given; its schema id is looked up (or registered) at
+   * create(). null: decode only -- nothing is registered (a consumer needs no write access to the
+   * Schema Registry).
+   */
+  encodeTopic: z.string().min(1).nullable().default('firehose'),
   /** Larger message values are dead-lettered unread (INPUT_OVERSIZED). */
   maxMessageBytes: z.number().int().positive().default(1_048_576),
   /** Event times further than this ahead of processing time are dead-lettered (INPUT_BAD_TIMESTAMP). */
@@ -206,7 +210,7 @@ export class FirehoseCodec {
    */
   static async create(options: FirehoseCodecInput = {}, deps: CodecDeps = {}): Promise<FirehoseCodec> {
     const codec = new FirehoseCodec(parseOptions('FirehoseCodec', FirehoseCodecOptions, options), deps)
-    await codec.prepareTopic(codec.options.encodeTopic)
+    if (codec.options.encodeTopic !== null) await codec.prepareTopic(codec.options.encodeTopic)
     return codec
   }
 
@@ -223,15 +227,16 @@ export class FirehoseCodec {
   }
 
   /** The schema id encode() frames `topic`'s messages with (after create()/prepareTopic()). */
-  schemaIdFor(topic: string = this.options.encodeTopic): number | undefined {
-    return this.encodeIds.get(topic)
+  schemaIdFor(topic: string | null = this.options.encodeTopic): number | undefined {
+    return topic === null ? undefined : this.encodeIds.get(topic)
   }
 
   /**
    * One event to a message value for `topic`. Throws INPUT_SCHEMA_MISMATCH when the event does not fit
    * the schema (a producer bug), CONFIG_INVALID when the topic was not prepared.
    */
-  encode(event: FirehoseEvent, topic: string = this.options.encodeTopic): Buffer {
+  encode(event: FirehoseEvent, topic: string | null = this.options.encodeTopic): Buffer {
+    if (topic === null) throw new TrendwireError('CONFIG_INVALID', 'FirehoseCodec: encode() needs a topic (encodeTopic is null)')
     if (this.formatOf(topic) === 'json') return Buffer.from(JSON.stringify(event), 'utf8')
     const id = this.encodeIds.get(topic)
     if (id === undefined) throw new TrendwireError('CONFIG_INVALID', `FirehoseCodec: topic ${topic} has no schema id; await codec.prepareTopic('${topic}') first`)
