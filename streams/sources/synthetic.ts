@@ -656,7 +656,6 @@ export class FirehoseGenerator {
       const peak = Math.floor(onset + rise)
       const end = Math.floor(peak + 4 * decay)
       const share = world.logRange(0.01, 0.08)
-      const peakRate = share * postsPerMin
       let entity: string
       let normalized: string
       let tag = -1
@@ -688,6 +687,8 @@ export class FirehoseGenerator {
         }
         normalized = normalizeTerm(entity)
       }
+      // At least 3× the entity's own baseline at the peak: a trend is a multiple of normal usage.
+      const peakRate = Math.max(share * postsPerMin, 3 * baselineRate)
       const label: TrendLabel = {
         id: `trend-${i}`, type: isSound ? 'sound' : 'hashtag', entity, normalized, isNew,
         onset, peak, end, peakRate, baselineRate, posts: 0,
