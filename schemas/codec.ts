@@ -26,7 +26,7 @@ import { TrendwireError, type ErrorCode } from '../streams/errors.ts'
 import { parseOptions } from '../streams/config.ts'
 import { eventTime, type CreatorUpdated, type Engagement, type FirehoseEvent, type PostPublished } from './events.ts'
 import { FirehoseEventJson } from './json.ts'
-import { AvroCheckError, Cursor, checkWhole, compileWalker, readLong, type Walker } from './avro-check.ts'
+import { AvroCheckError, Cursor, checkEnd, checkWhole, compileReader, compileWalker, readLong, readUnionIndex, type Reader, type Walker } from './avro-check.ts'
 import { LocalSchemaRegistry, loadSchemaFiles, parseAvro, valueSubject, type SchemaRegistry } from './registry.ts'
 
 export const MAGIC_BYTE = 0
@@ -80,6 +80,11 @@ export interface CodecDeps {
   registry?: SchemaRegistry
   /** Processing-time clock, read once per batch, for the future-skew check and DeadLetter.at. */
   now?: () => number
+  /**
+   * Use compiled single-pass readers when the writer schema is the reader's (default true). false:
+   * always walker + avsc. For the differential test and the benchmark (old vs new).
+   */
+  compiledReaders?: boolean
 }
 
 type Kind = FirehoseEvent['kind']
@@ -87,6 +92,8 @@ type Kind = FirehoseEvent['kind']
 /** How to read one writer record (a union branch, or the whole value). */
 interface BranchPlan {
   readonly problem: string | undefined
+  /** Compiled single-pass reader, when the writer record is the reader's own (no resolution). */
+  readonly fast: Reader | undefined
   readonly reader: avro.Type | undefined
   readonly resolver: avro.Resolver | undefined
   readonly convert: ((r: any) => FirehoseEvent) | undefined
@@ -109,7 +116,8 @@ const FIREHOSE_RECORDS: Record<string, { kind: Kind; file: string }> = {
 }
 
 // avsc decodes records into instances of a generated class; the engine wants plain objects with `kind`
-// (structured-clone friendly, one hidden class per kind). One literal per kind, field by field.
+// (structured-clone friendly, one hidden class per kind). One literal per kind, field by field, in the
+// current schema's wire order: the same shape the compiled readers and the JSON path produce.
 const CONVERT: Record<Kind, (r: any) => FirehoseEvent> = {
   post: (r): PostPublished => ({
     kind: 'post', postId: r.postId, platform: r.platform, creatorId: r.creatorId, creatorFollowers: r.creatorFollowers,
@@ -118,7 +126,7 @@ const CONVERT: Record<Kind, (r: any) => FirehoseEvent> = {
   }),
   engagement: (r): Engagement => ({
     kind: 'engagement', postId: r.postId, platform: r.platform, type: r.type, at: r.at,
-    watchTimeSec: r.watchTimeSec, commentText: r.commentText, userId: r.userId,
+    watchTimeSec: r.watchTimeSec, userId: r.userId, commentText: r.commentText,
   }),
   creator: (r): CreatorUpdated => ({
     kind: 'creator', creatorId: r.creatorId, platform: r.platform, followers: r.followers, at: r.at, displayName: r.displayName,
@@ -178,11 +186,13 @@ export class FirehoseCodec {
   private readonly plans = new Map<number, WriterPlan>()
   private readonly encodeIds = new Map<string, number>()
   private readonly cursor = new Cursor()
+  private readonly compiled: boolean
 
   private constructor(options: z.output<typeof FirehoseCodecOptions>, deps: CodecDeps) {
     this.options = options
     this.registry = deps.registry ?? localRegistry()
     this.now = deps.now ?? Date.now
+    this.compiled = deps.compiledReaders ?? true
     const files = new Map(loadSchemaFiles().map((f) => [f.file, f]))
     const file = (name: string) => files.get(name) ?? (() => { throw new TrendwireError('CONFIG_INVALID', `missing schema file ${name}`) })()
     this.readers = {
@@ -341,6 +351,15 @@ export class FirehoseCodec {
     const buf = asBuffer(v)
     const c = this.cursor.reset(buf, HEADER_BYTES, buf.length)
     try {
+      // Fast path: one compiled pass that checks and decodes (writer schema = reader schema).
+      const b = plan.union ? plan.branches[readUnionIndex(c, plan.branches.length, plan.label)]! : plan.branches[0]!
+      if (b.fast) {
+        const e = b.fast(c) as FirehoseEvent
+        checkEnd(c, plan.label)
+        return e
+      }
+      // Slow path: walk everything first (bounds, indices, end), then let avsc resolve and decode.
+      c.reset(buf, HEADER_BYTES, buf.length)
       checkWhole(plan.walker!, c, plan.label)
     } catch (err) {
       if (err instanceof AvroCheckError) {
@@ -419,7 +438,7 @@ export class FirehoseCodec {
 
   private branchPlan(id: number, writer: avro.Type): BranchPlan {
     const known = writer.name ? FIREHOSE_RECORDS[writer.name] : undefined
-    const none = { reader: undefined, resolver: undefined, convert: undefined }
+    const none = { reader: undefined, resolver: undefined, convert: undefined, fast: undefined }
     if (!known || writer.typeName !== 'record') {
       return { ...none, problem: `schema id ${id}: ${writer.name ?? writer.typeName} is not a firehose event this version of trendwire reads` }
     }
@@ -427,7 +446,8 @@ export class FirehoseCodec {
     try {
       // Same canonical form: read directly, no resolver (a little faster, and the common case).
       const resolver = reader.equals(writer) ? undefined : reader.createResolver(writer)
-      return { problem: undefined, reader, resolver, convert: CONVERT[known.kind] }
+      const fast = resolver === undefined && this.compiled ? compileReader(reader, undefined, { kind: known.kind }) : undefined
+      return { problem: undefined, reader, resolver, convert: CONVERT[known.kind], fast }
     } catch (e) {
       return { ...none, problem: `schema id ${id}: its ${writer.name} cannot be read as the current one: ${(e as Error).message}` }
     }

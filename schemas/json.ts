@@ -34,8 +34,9 @@ export const EngagementJson = z.object({
   type: z.enum(ENGAGEMENT_TYPES as readonly EngagementType[] as [EngagementType, ...EngagementType[]]),
   at: timestampMillis,
   watchTimeSec: z.number().nullable().default(null),
-  commentText: nullableString,
+  // Wire order (Engagement.avsc): decoded objects of one kind share one shape whichever the format.
   userId: z.string(),
+  commentText: nullableString,
 })
 
 export const CreatorUpdatedJson = z.object({
