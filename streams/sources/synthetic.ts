@@ -1083,8 +1083,9 @@ export class FirehoseGenerator {
       type,
       at,
       watchTimeSec: watch,
-      commentText: text,
+      // Field order of Engagement.avsc, so objects of one kind share one shape whatever their source.
       userId,
+      commentText: text,
     }
   }
 
