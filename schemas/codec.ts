@@ -26,7 +26,7 @@ import { TrendwireError, type ErrorCode } from '../streams/errors.ts'
 import { parseOptions } from '../streams/config.ts'
 import { eventTime, type CreatorUpdated, type Engagement, type FirehoseEvent, type PostPublished } from './events.ts'
 import { FirehoseEventJson } from './json.ts'
-import { AvroCheckError, Cursor, checkEnd, checkWhole, compileReader, compileWalker, readLong, readUnionIndex, type Reader, type Walker } from './avro-check.ts'
+import { AvroCheckError, Cursor, checkEnd, checkWhole, compileReader, compileWalker, readUnionIndex, type Reader, type Walker } from './avro-check.ts'
 import { LocalSchemaRegistry, loadSchemaFiles, parseAvro, valueSubject, type SchemaRegistry } from './registry.ts'
 
 export const MAGIC_BYTE = 0
@@ -350,11 +350,14 @@ export class FirehoseCodec {
     if (plan.problem) return `INPUT_SCHEMA_MISMATCH|${plan.problem}`
     const buf = asBuffer(v)
     const c = this.cursor.reset(buf, HEADER_BYTES, buf.length)
+    let branch: BranchPlan
+    let pos: number
     try {
+      branch = plan.union ? plan.branches[readUnionIndex(c, plan.branches.length, plan.label)]! : plan.branches[0]!
+      pos = c.pos
       // Fast path: one compiled pass that checks and decodes (writer schema = reader schema).
-      const b = plan.union ? plan.branches[readUnionIndex(c, plan.branches.length, plan.label)]! : plan.branches[0]!
-      if (b.fast) {
-        const e = b.fast(c) as FirehoseEvent
+      if (branch.fast) {
+        const e = branch.fast(c) as FirehoseEvent
         checkEnd(c, plan.label)
         return e
       }
@@ -365,16 +368,8 @@ export class FirehoseCodec {
       if (err instanceof AvroCheckError) {
         return `${err.kind === 'malformed' ? 'INPUT_MALFORMED' : 'INPUT_SCHEMA_MISMATCH'}|schema id ${id}: ${err.message}`
       }
-      throw err
-    }
-    let branch: BranchPlan
-    let pos = HEADER_BYTES
-    if (plan.union) {
-      c.reset(buf, HEADER_BYTES, buf.length)
-      branch = plan.branches[readLong(c)]!
-      pos = c.pos
-    } else {
-      branch = plan.branches[0]!
+      // Not expected (the readers check bounds before reading); still the message's problem to report, not a crash.
+      return `INPUT_SCHEMA_MISMATCH|schema id ${id}: unexpected decoder error: ${(err as Error)?.message ?? err}`
     }
     if (branch.problem) return `INPUT_SCHEMA_MISMATCH|${branch.problem}`
     try {
