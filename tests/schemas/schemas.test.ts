@@ -128,3 +128,20 @@ test('the local registry finds a schema by content and refuses schemas it does n
   const other = JSON.stringify({ type: 'record', name: 'X', namespace: 'io.trendwire', fields: [] })
   await assert.rejects(reg.register('firehose-value', other), (e: any) => e.code === 'CONFIG_INVALID')
 })
+
+test('schemas/README.md documents every field of every schema', () => {
+  const readme = readFileSync(join(AVRO_DIR, '..', 'README.md'), 'utf8')
+  for (const f of files) {
+    if (f.file.startsWith('history/') || f.file === 'FirehoseEvent.avsc') continue
+    const name = f.file.replace('.avsc', '')
+    const start = readme.indexOf(`### ${name} (`)
+    assert.ok(start >= 0, `README has no section for ${name}`)
+    const next = readme.indexOf('\n### ', start + 1)
+    const section = readme.slice(start, next < 0 ? undefined : next)
+    const fields = (t: avro.types.RecordType, prefix = ''): string[] => t.fields.flatMap((fl) => {
+      const items = fl.type.typeName === 'array' ? (fl.type as avro.types.ArrayType).itemsType : undefined
+      return [`${prefix}${fl.name}`, ...(items?.typeName === 'record' ? fields(items as avro.types.RecordType, `${fl.name}[].`) : [])]
+    })
+    for (const fl of fields(f.type as avro.types.RecordType)) assert.ok(section.includes(`| \`${fl}\` |`), `README: ${name}.${fl} missing`)
+  }
+})
