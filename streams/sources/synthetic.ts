@@ -324,8 +324,12 @@ const DIURNAL_PEAK_HOUR = 20
 const MEAN_TAGS = 2.5
 const USER_ID_CACHE = 1 << 21
 
+/** sin of the daily phase, one value per minute of the UTC day (a lookup is much cheaper than sin). */
+const DIURNAL_SIN = Float64Array.from({ length: 1440 }, (_, m) => Math.sin(2 * Math.PI * (m / 1440 - DIURNAL_PEAK_HOUR / 24 + 0.25)))
+
 function diurnal(t: number, amp: number): number {
-  return 1 + amp * Math.sin(2 * Math.PI * (t / DAY - DIURNAL_PEAK_HOUR / 24 + 0.25))
+  const m = Math.floor(t / MINUTE) % 1440
+  return 1 + amp * DIURNAL_SIN[m < 0 ? m + 1440 : m]
 }
 
 const P_POST = 0
@@ -1070,7 +1074,8 @@ export class FirehoseGenerator {
       type = 'follow'
       this.creatorFollowers[p.creator]++
     }
-    const user = Math.floor(this.options.users * rng.float() ** 2)
+    const r = rng.float()
+    const user = Math.floor(this.options.users * r * r)
     let userId = user < USER_ID_CACHE ? this.userIds[user] : undefined
     if (userId === undefined) {
       userId = `u${user.toString(36)}`
