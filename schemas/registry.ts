@@ -214,10 +214,18 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
         this.byId.set(id, resolved(id, info.schema, info.schemaType ?? 'AVRO'))
         this.unknownUntil.delete(id)
       } catch (e) {
-        if (isNotFound(e)) { this.unknownUntil.set(id, now + this.options.unknownIdTtlMs); return }
+        if (isNotFound(e)) { this.rememberUnknown(id, now); return }
         throw registryError(`looking up schema id ${id} (subject ${subject})`, e)
       }
     }))
+  }
+
+  /** Negative cache; pruned of expired entries when it grows, so a flood of garbage ids cannot grow it without bound. */
+  private rememberUnknown(id: number, now: number): void {
+    if (this.unknownUntil.size >= 10_000) {
+      for (const [k, until] of this.unknownUntil) if (until <= now) this.unknownUntil.delete(k)
+    }
+    if (this.unknownUntil.size < 100_000) this.unknownUntil.set(id, now + this.options.unknownIdTtlMs)
   }
 
   async register(subject: string, schema: string): Promise<number> {
