@@ -481,19 +481,29 @@ export class RecordCodec<T> {
     }
   }
 
+  /** Walker and resolver per writer schema id, compiled on first use. */
+  private readonly writers = new Map<number, { walker: Walker; resolver: avro.Resolver | undefined; label: string }>()
+
   /** Decodes one framed value written with any known version of this schema. Throws TrendwireError on bad input. */
   async decode(v: Uint8Array): Promise<T> {
+    if (v.length < HEADER_BYTES || v[0] !== MAGIC_BYTE) {
+      throw new TrendwireError('INPUT_MALFORMED', `not a Confluent wire-format message (${v.length} bytes, first byte ${v[0]})`)
+    }
     const id = readSchemaId(v)
-    if (id < 0) throw new TrendwireError('INPUT_MALFORMED', `not a Confluent wire-format message (${v.length} bytes, first byte ${v[0]})`)
     if (!this.registry.get(id)) await this.registry.resolve([id], valueSubject(this.topic))
     const s = this.registry.get(id)
     if (!s) throw new TrendwireError('INPUT_UNKNOWN_SCHEMA', `schema id ${id} is not known to the ${this.registry.kind} schema registry`)
     if (!s.type) throw new TrendwireError('INPUT_SCHEMA_MISMATCH', s.problem ?? `schema id ${id} is not Avro`)
     const buf = asBuffer(v)
     try {
-      checkWhole(compileWalker(s.type), new Cursor().reset(buf, HEADER_BYTES, buf.length), s.type.name ?? 'value')
-      const resolver = this.type.equals(s.type) ? undefined : this.type.createResolver(s.type)
-      return this.fromAvro(this.type.decode(buf, HEADER_BYTES, resolver).value)
+      let w = this.writers.get(id)
+      if (!w) {
+        const label = s.type.name ?? 'value'
+        w = { walker: compileWalker(s.type, label), resolver: this.type.equals(s.type) ? undefined : this.type.createResolver(s.type), label }
+        this.writers.set(id, w)
+      }
+      checkWhole(w.walker, new Cursor().reset(buf, HEADER_BYTES, buf.length), w.label)
+      return this.fromAvro(this.type.decode(buf, HEADER_BYTES, w.resolver).value)
     } catch (e) {
       const code = e instanceof AvroCheckError && e.kind === 'malformed' ? 'INPUT_MALFORMED' : 'INPUT_SCHEMA_MISMATCH'
       throw new TrendwireError(code, `schema id ${id}: ${(e as Error).message}`, { cause: e })
