@@ -17,8 +17,10 @@
 // framing; they are validated with the zod schemas in json.ts.
 //
 // Hot path: decodeBatch() awaits at most once per batch (ids it has not seen, all at once), then
-// decodes synchronously. Writer plans (bounds-checking walker, avsc resolver, converter) are compiled
-// once per schema id. See schemas/README.md, "Performance".
+// decodes synchronously. A plan is compiled once per writer schema id: when the writer record is the
+// reader's own, a single-pass reader that checks and decodes (avro-check.ts compileReader); otherwise
+// the bounds-checking walker, then avsc with a resolver, then a copy into a plain object.
+// See schemas/README.md, "Bad input" and "Performance".
 import avro from 'avsc'
 import { z } from 'zod'
 import type { DeadLetter } from '../streams/types.ts'
