@@ -1290,16 +1290,24 @@ export async function writeLabelsFile(path: string, labels: FirehoseLabels): Pro
 // ---------------------------------------------------------------------------------------------
 // Source
 
+/** Position of a synthetic partition: events delivered in it, and the run's resolved start time. */
+export interface SyntheticPosition {
+  n: number
+  /** Kept so a realtime run without an explicit startTime regenerates the same stream on restore. */
+  startTime: number
+}
+
 /**
- * The firehose as a Source. Positions are, per partition, the number of events delivered in that
- * partition. open() regenerates the stream from the seed and skips that many events per partition:
- * the generator is deterministic, so what follows is exactly the remainder. Regeneration costs one
- * pass over the prefix at generation speed (about a second per million events); checkpointing the
- * generator state itself would avoid that but ties checkpoints to its internals.
+ * The firehose as a Source. A partition's position is the number of events delivered in it (plus
+ * the run's start time). open() regenerates the stream from the seed and skips that many events per
+ * partition: the generator is deterministic, so what follows is exactly the remainder, provided the
+ * options are the same. Regeneration costs one pass over the prefix at generation speed (a few
+ * seconds per million events, paid in the first poll); checkpointing the generator state itself
+ * would avoid that but would tie checkpoints to its internals.
  */
 export class SyntheticSource implements Source<FirehoseEvent> {
   readonly name: string
-  readonly options: SyntheticOptions
+  private opts: SyntheticOptions
   private gen: FirehoseGenerator
   private skip: number[]
   private pos: number[]
@@ -1309,32 +1317,40 @@ export class SyntheticSource implements Source<FirehoseEvent> {
   private finishedReported = false
 
   constructor(opts: SyntheticOptionsInput) {
-    this.options = parseSyntheticOptions(opts)
-    this.name = this.options.name
-    this.gen = new FirehoseGenerator(this.options)
-    this.skip = new Array(this.options.partitions).fill(0)
-    this.pos = new Array(this.options.partitions).fill(0)
+    this.opts = parseSyntheticOptions(opts)
+    this.name = this.opts.name
+    this.gen = new FirehoseGenerator(this.opts)
+    this.skip = new Array(this.opts.partitions).fill(0)
+    this.pos = new Array(this.opts.partitions).fill(0)
   }
 
+  get options(): SyntheticOptions { return this.opts }
   get partitionIds(): string[] { return this.gen.partitionIds }
 
   async open(positions: Record<string, unknown> | null, hooks?: SourceHooks): Promise<void> {
-    this.gen = new FirehoseGenerator(this.options)
-    this.skip.fill(0)
-    this.pos.fill(0)
-    this.finishedReported = false
     const ids = this.gen.partitionIds
+    const counts = new Array(ids.length).fill(0)
+    let startTime: number | undefined
     if (positions) {
       for (const [k, v] of Object.entries(positions)) {
         const i = ids.indexOf(k)
         if (i < 0) continue // another source's partition
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-          throw new TrendwireError('CHECKPOINT_CORRUPT', `synthetic source: position of ${k} must be a non-negative integer, got ${JSON.stringify(v)}`)
+        const p = v as Partial<SyntheticPosition> | null
+        if (!p || !Number.isInteger(p.n) || p.n! < 0 || !Number.isInteger(p.startTime)) {
+          throw new TrendwireError('CHECKPOINT_CORRUPT', `synthetic source: position of ${k} must be { n, startTime } integers, got ${JSON.stringify(v)}`)
         }
-        this.skip[i] = v
-        this.pos[i] = v
+        if (startTime !== undefined && p.startTime !== startTime) {
+          throw new TrendwireError('CHECKPOINT_CORRUPT', `synthetic source: partitions disagree on startTime (${startTime} vs ${p.startTime})`)
+        }
+        startTime = p.startTime
+        counts[i] = p.n
       }
     }
+    if (startTime !== undefined && startTime !== this.opts.startTime) this.opts = { ...this.opts, startTime }
+    this.gen = new FirehoseGenerator(this.opts)
+    this.skip = counts.slice()
+    this.pos = counts.slice()
+    this.finishedReported = false
     // Fresh start: event time startTime maps to now. Resume: mapped lazily at the first new event.
     this.wallStart = positions ? NaN : Date.now()
     hooks?.onAssign(ids)
@@ -1343,7 +1359,7 @@ export class SyntheticSource implements Source<FirehoseEvent> {
   async poll(maxRecords: number): Promise<PollResult<FirehoseEvent>> {
     if (this.closed) throw new TrendwireError('SOURCE_FAILED', 'synthetic source: poll after close')
     const g = this.gen
-    const o = this.options
+    const o = this.opts
     const byPart: (SourceBatch<FirehoseEvent> | undefined)[] = new Array(o.partitions)
     const batches: SourceBatch<FirehoseEvent>[] = []
     let n = 0
@@ -1388,9 +1404,9 @@ export class SyntheticSource implements Source<FirehoseEvent> {
   }
 
   positions(): Record<string, unknown> {
-    const out: Record<string, number> = {}
+    const out: Record<string, SyntheticPosition> = {}
     const ids = this.gen.partitionIds
-    for (let i = 0; i < ids.length; i++) out[ids[i]] = this.pos[i]
+    for (let i = 0; i < ids.length; i++) out[ids[i]] = { n: this.pos[i], startTime: this.opts.startTime }
     return out
   }
 
