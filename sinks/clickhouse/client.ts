@@ -1,0 +1,125 @@
+// One way to reach ClickHouse for every sink, the migrator and the tests: a @clickhouse/client
+// ClickHouseClient, either over HTTP to a server or in process on chDB. The sink code never knows
+// which: chDB plugs into clickhouse-js's `createClient({ connection })` hook through
+// `createChdbConnection` (chdb/connection, chdb ≥ 3.4; node_modules/chdb/README.md), which
+// implements the same Connection<Readable> contract as the HTTP connection.
+//
+// chDB binds one data directory per process (opening a different one while one is live is refused);
+// several connections on the same directory coexist. Each connection is its own query context:
+// `clickhouse_settings` are applied as `SET …` statements that persist on that connection, so the
+// sink always passes every setting it relies on, on every insert (see sink.ts).
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { z } from 'zod'
+import { parseOptions } from '../../streams/config.ts'
+import { clickHouseFailure } from './errors.ts'
+
+const serverSchema = z.object({
+  /** e.g. http://127.0.0.1:8123 */
+  url: z.url(),
+  username: z.string().default('default'),
+  password: z.string().default(''),
+  database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a plain identifier').default('default'),
+  /** Per request; an insert that takes longer is abandoned and retried by the sink. */
+  requestTimeoutMs: z.number().int().positive().default(30_000),
+}).strict()
+
+const embeddedSchema = z.object({
+  /** Folder holding the chDB data (created if missing). One folder per process. */
+  embeddedPath: z.string().min(1),
+}).strict()
+
+export const clickHouseOptionsSchema = z.union([serverSchema, embeddedSchema])
+export type ClickHouseOptions = z.input<typeof clickHouseOptionsSchema>
+
+/** What the connected ClickHouse can do; decides how the sink deduplicates (docs/clickhouse.md). */
+export interface ClickHouseCapabilities {
+  version: string
+  /** `insert_deduplication_token` exists (ClickHouse ≥ 22.2). 18.16 has no such setting. */
+  dedupToken: boolean
+  /** MergeTree tables can keep insert hashes without replication (`non_replicated_deduplication_window`, ≥ 20.x). */
+  nonReplicatedDedup: boolean
+}
+
+export interface ClickHouse {
+  readonly client: ClickHouseClient
+  readonly kind: 'server' | 'embedded'
+  /** The URL (without credentials) or the data folder, for logs and errors. */
+  readonly target: string
+  readonly database: string
+  capabilities(): Promise<ClickHouseCapabilities>
+  /** Closes the client. Sinks never close the handle they were given; whoever created it does. */
+  close(): Promise<void>
+}
+
+/**
+ * `createClickHouse({ url })` for a server, `createClickHouse({ embeddedPath })` for chDB in process.
+ * Options are validated here, once; a bad key fails with CONFIG_INVALID naming it.
+ */
+export function createClickHouse(options: ClickHouseOptions): ClickHouse {
+  const o = parseOptions('clickhouse', clickHouseOptionsSchema, options)
+  // The client's own logger would print every failed request at ERROR; the sink logs what matters.
+  const log = { level: ClickHouseLogLevel.OFF }
+  let client: ClickHouseClient
+  let kind: ClickHouse['kind']
+  let target: string
+  let database: string
+  if ('url' in o) {
+    client = createClient({
+      url: o.url, username: o.username, password: o.password, database: o.database,
+      request_timeout: o.requestTimeoutMs, log,
+    })
+    const u = new URL(o.url)
+    u.username = ''
+    u.password = ''
+    target = u.toString()
+    kind = 'server'
+    database = o.database
+  } else {
+    const path = resolve(o.embeddedPath)
+    mkdirSync(path, { recursive: true })
+    // chdb types its connection against @clickhouse/client-common while @clickhouse/client bundles its
+    // own copy of the same declarations; structurally identical at runtime, nominally distinct for tsc.
+    const connection = createChdbConnection({ path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+    client = createClient({ connection, log })
+    target = path
+    kind = 'embedded'
+    database = 'default'
+  }
+  let caps: Promise<ClickHouseCapabilities> | null = null
+  return {
+    client, kind, target, database,
+    capabilities() {
+      caps ??= detectCapabilities(client).catch((err) => {
+        caps = null
+        throw clickHouseFailure(err, `clickhouse at ${target}: cannot read server capabilities`)
+      })
+      return caps
+    },
+    close: () => client.close(),
+  }
+}
+
+async function detectCapabilities(client: ClickHouseClient): Promise<ClickHouseCapabilities> {
+  // Plain SQL that 18.16 understands too (no query parameters, no newer functions).
+  const rs = await client.query({
+    query: `SELECT version() AS version,
+      (SELECT count() FROM system.settings WHERE name = 'insert_deduplication_token') AS token,
+      (SELECT count() FROM system.merge_tree_settings WHERE name = 'non_replicated_deduplication_window') AS window`,
+    format: 'JSONEachRow',
+  })
+  const [row] = await rs.json<{ version: string; token: number | string; window: number | string }>()
+  return { version: row.version, dedupToken: Number(row.token) > 0, nonReplicatedDedup: Number(row.window) > 0 }
+}
+
+/** Quotes an identifier (table or column) with backquotes; ClickHouse escapes a backquote with a backslash. */
+export function quoteIdent(name: string): string {
+  return '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`'
+}
+
+/** A ClickHouse string literal. */
+export function quoteString(s: string): string {
+  return "'" + s.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'"
+}

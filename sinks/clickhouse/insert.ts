@@ -1,0 +1,112 @@
+// One insert of pre-serialised rows into one table, retried until it lands or is refused.
+//
+// Wire format: JSONEachRow — one JSON object per line, keys = column names, sent as the request body
+// of `INSERT INTO db.table (col, …) FORMAT JSONEachRow`. Rows are serialised once, by the sink, into
+// one Buffer per chunk that every retry resends unchanged (the dedup token must name identical bytes).
+// JSONEachRow is understood by every ClickHouse we target (18.16 through chDB 26) and by clickhouse-js's
+// exec() on both connections; DateTime64(3) columns take integer epoch milliseconds, DateTime integer seconds.
+//
+// Retries: exponential backoff with equal jitter (delay in [cap/2, cap], cap = min(max, initial·2^n)),
+// forever unless giveUpAfterMs is set — while ClickHouse is down the caller is held, nothing is dropped.
+// Only errors classified retryable (errors.ts) are retried; the rest surface as SINK_REJECTED.
+import { drainStream } from '@clickhouse/client'
+import diagnostics from 'node:diagnostics_channel'
+import { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import { TrendwireError } from '../../streams/errors.ts'
+import type { MetricsSink } from '../../streams/types.ts'
+import { quoteIdent, type ClickHouse } from './client.ts'
+import { classifyClickHouseError, clickHouseFailure } from './errors.ts'
+
+export const retryOptionsSchema = z.object({
+  initialDelayMs: z.number().int().positive().default(100),
+  maxDelayMs: z.number().int().positive().default(10_000),
+  /** Give up (SINK_UNAVAILABLE) after this long failing; 0 = never: hold the stream until ClickHouse is back. */
+  giveUpAfterMs: z.number().int().min(0).default(0),
+}).strict()
+export type RetryOptions = z.output<typeof retryOptionsSchema>
+
+/**
+ * Published on every insert attempt (success or failure), for tests and tracing. Costs nothing
+ * without subscribers. Message: { sink, table, rows, bytes, token, attempt, ms, error? }.
+ */
+export const insertChannel = diagnostics.channel('trendwire:clickhouse:insert')
+
+export interface InsertEvent {
+  sink: string
+  table: string
+  rows: number
+  bytes: number
+  token: string | undefined
+  attempt: number
+  ms: number
+  error?: Error
+}
+
+/** Splits "db.table" (or "table", in the connection's database) and quotes both parts. */
+export function qualifiedTable(ch: ClickHouse, table: string): { database: string; table: string; sql: string } {
+  const dot = table.indexOf('.')
+  const database = dot >= 0 ? table.slice(0, dot) : ch.database
+  const name = dot >= 0 ? table.slice(dot + 1) : table
+  return { database, table: name, sql: `${quoteIdent(database)}.${quoteIdent(name)}` }
+}
+
+export class Inserter {
+  private readonly sql: string
+  readonly table: string
+
+  constructor(
+    private readonly ch: ClickHouse,
+    table: string,
+    columns: readonly string[],
+    private readonly retry: RetryOptions,
+    private readonly who: { sink: string; log: Logger; metrics: () => MetricsSink },
+  ) {
+    const q = qualifiedTable(ch, table)
+    this.table = `${q.database}.${q.table}`
+    this.sql = `INSERT INTO ${q.sql} (${columns.map(quoteIdent).join(', ')}) FORMAT JSONEachRow`
+  }
+
+  /**
+   * Inserts `body` (JSONEachRow, newline-terminated) and resolves once ClickHouse acknowledged it.
+   * Retryable failures are retried with backoff until `signal` aborts or giveUpAfterMs passes.
+   */
+  async insert(body: Buffer, rows: number, settings: Record<string, string | number | boolean>, token: string | undefined, signal: AbortSignal): Promise<void> {
+    const started = Date.now()
+    for (let attempt = 1; ; attempt++) {
+      const t0 = performance.now()
+      try {
+        const r = await this.ch.client.exec({
+          query: this.sql,
+          values: Readable.from([body], { objectMode: false }),
+          clickhouse_settings: settings,
+          abort_signal: signal,
+        })
+        await drainStream(r.stream)
+        if (insertChannel.hasSubscribers) insertChannel.publish({ sink: this.who.sink, table: this.table, rows, bytes: body.length, token, attempt, ms: performance.now() - t0 } satisfies InsertEvent)
+        return
+      } catch (err) {
+        if (insertChannel.hasSubscribers) insertChannel.publish({ sink: this.who.sink, table: this.table, rows, bytes: body.length, token, attempt, ms: performance.now() - t0, error: err as Error } satisfies InsertEvent)
+        const ctx = `sink "${this.who.sink}": insert of ${rows} rows into ${this.table} failed`
+        if (signal.aborted) throw new TrendwireError('SINK_UNAVAILABLE', `${ctx}: aborted (sink closing)`, { cause: err, details: { table: this.table, token } })
+        const info = classifyClickHouseError(err)
+        if (!info.retryable) throw clickHouseFailure(err, ctx, { table: this.table, token, rows })
+        const failingMs = Date.now() - started
+        if (this.retry.giveUpAfterMs > 0 && failingMs >= this.retry.giveUpAfterMs) {
+          throw new TrendwireError('SINK_UNAVAILABLE', `${ctx}: still failing after ${failingMs} ms and ${attempt} attempts: ${info.message}`, { cause: err, details: { table: this.table, token, rows } })
+        }
+        const cap = Math.min(this.retry.maxDelayMs, this.retry.initialDelayMs * 2 ** Math.min(attempt - 1, 30))
+        const delay = cap / 2 + Math.random() * (cap / 2)
+        this.who.metrics().inc('clickhouse_insert_retries_total', 1, { sink: this.who.sink })
+        this.who.log.warn({ sink: this.who.sink, table: this.table, attempt, retryInMs: Math.round(delay), failingMs, err: info.message, code: info.serverCode ?? info.errno }, 'clickhouse insert failed, retrying')
+        try {
+          await sleep(delay, undefined, { signal })
+        } catch {
+          throw new TrendwireError('SINK_UNAVAILABLE', `${ctx}: aborted while waiting to retry (sink closing): ${info.message}`, { cause: err, details: { table: this.table, token } })
+        }
+      }
+    }
+  }
+}
