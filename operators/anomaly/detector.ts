@@ -9,11 +9,12 @@
 //
 // Each channel reports how far its smoothed signal breaks its all-time high or low (channel.ts).
 // The strongest report is the surprise; it is weighted by how much history backs it (a record after
-// two days of data means less than one after two weeks), then suppressed if a stronger or equal one
-// was emitted within `refractory` points, so one event makes one alert, not fifty.
+// two days of data means less than one after two weeks). An alert raises the bar for the next one
+// to (1 + refractoryMargin) times its evidence, and the bar decays with time constant `refractory`
+// points, so one event makes one alert while a clearly stronger one still gets through.
 //
-// The same core runs per entity in the trend topology, so its state is small (a few hundred bytes
-// with the defaults) and snapshots as plain data: numbers, plain objects and Float64Arrays.
+// The same core runs per entity in the trend topology, so its state is small (about 1 KB with the
+// defaults) and snapshots as plain data: numbers, plain objects and Float64Arrays.
 import { parseOptions } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import type { StateStats } from '../../streams/types.ts'
@@ -37,7 +38,7 @@ export interface Explanation {
   surprise: number
   /** Channel that carried the evidence, e.g. "level@1+", "residual@8-", "volatility@64+"; "" if none. */
   channel: string
-  /** Evidence was there but a stronger one was emitted within the refractory period. */
+  /** Evidence was there but below the refractory bar left by a recent alert. */
   suppressed: boolean
   /** Still inside the warm-up: the score is 0 whatever happens. */
   warmingUp: boolean
@@ -156,8 +157,10 @@ export class Detector {
     }
     let suppressed = false
     if (best > 0) {
-      if (n - this.lastEmittedAt < o.refractory && best < this.lastEmitted * (1 + o.refractoryMargin)) suppressed = true
-      else {
+      // The bar for a new alert starts at (1 + margin) times the last emitted evidence and decays
+      // exponentially with time constant `refractory` points.
+      suppressed = best < this.lastEmitted * (1 + o.refractoryMargin) * Math.exp(-(n - this.lastEmittedAt) / o.refractory)
+      if (!suppressed) {
         this.lastEmitted = best
         this.lastEmittedAt = n
       }

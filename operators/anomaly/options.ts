@@ -16,9 +16,9 @@ export const detectorOptionsSchema = z
     /** Seasonal bins per cycle (hour of day for the default 24). */
     seasonBins: z.number().int().min(1).max(1440).default(24),
     /** Learning rate of the seasonal offsets once a bin has seen 1/seasonAlpha points. */
-    seasonAlpha: z.number().gt(0).max(1).default(0.1),
+    seasonAlpha: z.number().gt(0).max(1).default(0.02),
     /** Learning rate of the level. */
-    levelAlpha: z.number().gt(0).max(1).default(0.01),
+    levelAlpha: z.number().gt(0).max(1).default(0.005),
     /** Residuals beyond this many mean absolute deviations are clipped before they teach the seasonal offsets. */
     seasonClip: z.number().min(0).default(3),
 
@@ -26,12 +26,12 @@ export const detectorOptionsSchema = z
     /** Smoothing spans (points) of the raw value. */
     levelScales: scales.default([1, 8, 64]),
     /** Smoothing spans of the residual against the seasonal baseline. */
-    residualScales: scales.default([8, 32]),
+    residualScales: scales.default([1, 32]),
     /** Smoothing spans of |x_t - x_(t-1)| (volatility); ignored when direction is 'up'. */
     volatilityScales: scales.default([64]),
 
     /** Learning rate of each channel's slow centre. */
-    centerAlpha: z.number().gt(0).max(1).default(0.002),
+    centerAlpha: z.number().gt(0).max(1).default(0.001),
     /** Learning rate of each channel's spread (mean absolute deviation around the centre). */
     spreadAlpha: z.number().gt(0).max(1).default(0.01),
     /** Weight of the record's own distance from the centre when normalising an exceedance. */
@@ -46,10 +46,12 @@ export const detectorOptionsSchema = z
     fullHistoryHours: z.number().gt(0).default(240),
     historyPower: z.number().min(0).default(2),
 
-    /** After a score is emitted, weaker evidence within this many points is suppressed... */
-    refractory: z.number().int().min(0).default(50),
-    /** ...unless it is (1 + refractoryMargin) times stronger than the last emitted evidence. */
-    refractoryMargin: z.number().min(0).default(1),
+    /**
+     * After an alert with evidence E, new evidence must exceed (1 + refractoryMargin) · E · exp(-Δn / refractory)
+     * to alert again (Δn points later): one event makes one alert, a clearly stronger one still gets through.
+     */
+    refractory: z.number().gt(0).default(25),
+    refractoryMargin: z.number().min(0).default(3),
     /** score = 1 - exp(-gain * surprise). */
     gain: z.number().gt(0).default(2),
   })
