@@ -1190,8 +1190,8 @@ function drawQuality(rng: Rng, boost: number): number {
 }
 
 /**
- * Heavy-tailed branching ratio: median ≈ 0.3, about 1.5% of posts above 0.85 (near-critical:
- * cascades up to ~25× their organic exposure). Capped below 1 so every cascade is finite.
+ * Heavy-tailed branching ratio: median ≈ 0.3, about 0.6% of posts above 0.85 (near-critical:
+ * cascades 7–25× their organic exposure). Capped below 1 so every cascade is finite.
  */
 function drawBranching(rng: Rng, quality: number): number {
   const z = 1.1 * rng.normal() + 1.5 * (quality - 0.5) - 0.8
