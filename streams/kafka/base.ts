@@ -1,0 +1,241 @@
+// What both Kafka source implementations share: the fetch buffer, position bookkeeping, the
+// revoke/assign protocol with the runner, backpressure and failure reporting. Subclasses only talk
+// to their client library.
+//
+// Positions are the checkpoint's: on the first assignment after open(positions) a partition the
+// checkpoint covers is seeked to the checkpointed offset; a partition it does not cover starts at
+// the group's committed offset (or the beginning / end per fromBeginning). Offsets are committed to
+// Kafka only through commit(), which the runner calls once a checkpoint covering them is durable.
+import { TrendwireError } from '../errors.ts'
+import type { PollResult, Source, SourceHooks } from '../types.ts'
+import { FetchBuffer } from './buffer.ts'
+import { publish } from './diagnostics.ts'
+import { parsePartitionId, type DecodeFn, type KafkaSourceConfig } from './options.ts'
+
+const NO_HOOKS: SourceHooks = { beforeRevoke: async () => {}, onAssign: () => {} }
+const LEVELS = { nothing: 0, error: 1, warn: 2, info: 3, debug: 4 } as const
+
+export interface TopicPartitions {
+  topic: string
+  partitions: number[]
+}
+
+export abstract class KafkaSourceBase<T> implements Source<T> {
+  readonly name: string
+  protected readonly cfg: KafkaSourceConfig
+  protected readonly buffer: FetchBuffer<T>
+  protected hooks: SourceHooks = NO_HOOKS
+  /** Checkpoint positions not yet applied: each is used on the partition's first assignment only. */
+  private readonly checkpointed = new Map<string, string>()
+  /** Positions of the partitions revoked in the last rebalance: if one comes straight back, we continue where we were. */
+  private lastRevoked = new Map<string, string>()
+  private fetchPaused = false
+  private userPaused = false
+  protected failure: Error | null = null
+  protected closed = false
+
+  constructor(cfg: KafkaSourceConfig) {
+    this.cfg = cfg
+    this.name = cfg.name
+    this.buffer = new FetchBuffer<T>({
+      source: cfg.name,
+      maxMessages: cfg.maxQueuedMessages,
+      maxBytes: cfg.maxQueuedBytes,
+      decode: cfg.decode as DecodeFn<T>,
+    })
+  }
+
+  /** Starts the client: connect, subscribe, begin fetching. Assignments arrive through assigned()/revoking(). */
+  protected abstract start(): Promise<void>
+  protected abstract stop(): Promise<void>
+  /** Tells the client to stop / restart fetching these partitions. */
+  protected abstract setFetching(paused: boolean, partitions: TopicPartitions[]): void
+  protected abstract commitOffsets(offsets: { topic: string; partition: number; offset: string }[]): Promise<void>
+
+  async open(positions: Record<string, unknown> | null, hooks: SourceHooks): Promise<void> {
+    this.hooks = hooks ?? NO_HOOKS
+    for (const [id, pos] of Object.entries(positions ?? {})) {
+      const tp = parsePartitionId(id)
+      if (!tp || !this.cfg.topics.includes(tp.topic)) continue
+      const offset = typeof pos === 'bigint' ? pos.toString() : typeof pos === 'number' || typeof pos === 'string' ? String(pos) : null
+      if (offset === null || !/^\d+$/.test(offset)) {
+        throw new TrendwireError('CHECKPOINT_CORRUPT', `${this.name}: checkpoint position for ${id} is not an offset: ${JSON.stringify(pos)}`)
+      }
+      this.checkpointed.set(id, offset)
+    }
+    await this.start()
+  }
+
+  async poll(maxRecords: number): Promise<PollResult<T>> {
+    if (this.failure) throw this.failure
+    if (!this.buffer.hasDeliverable()) await this.buffer.waitForData(this.cfg.pollTimeoutMs)
+    if (this.failure) throw this.failure
+    const batches = await this.buffer.take(maxRecords)
+    if (this.fetchPaused) this.applyFlow()
+    return { batches, done: false }
+  }
+
+  positions(): Record<string, unknown> {
+    return this.buffer.positions()
+  }
+
+  async commit(positions: Record<string, unknown>): Promise<void> {
+    const offsets: { topic: string; partition: number; offset: string }[] = []
+    const published: Record<string, string> = {}
+    for (const [id, pos] of Object.entries(positions)) {
+      // Only partitions we own: committing for a partition another member now owns would move its offsets back.
+      if (!this.buffer.owns(id)) continue
+      const tp = parsePartitionId(id)
+      if (!tp || pos === undefined || pos === null) continue
+      offsets.push({ topic: tp.topic, partition: tp.partition, offset: String(pos) })
+      published[id] = String(pos)
+    }
+    if (offsets.length === 0) return
+    try {
+      await this.commitOffsets(offsets)
+    } catch (e) {
+      throw new TrendwireError('SOURCE_FAILED', `${this.name}: offset commit failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+    }
+    publish({ type: 'commit', source: this.name, offsets: published })
+  }
+
+  pause(): void {
+    this.userPaused = true
+    this.applyFlow()
+  }
+
+  resume(): void {
+    this.userPaused = false
+    this.applyFlow()
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.buffer.wake()
+    await this.stop()
+  }
+
+  /** Queue state, for tests and metrics. */
+  stats(): { queuedMessages: number; queuedBytes: number; fetchPaused: boolean; partitions: string[] } {
+    return { queuedMessages: this.buffer.queuedMessages, queuedBytes: this.buffer.queuedBytes, fetchPaused: this.fetchPaused, partitions: this.buffer.partitions() }
+  }
+
+  // ---- for subclasses ----
+
+  /**
+   * Before the client gives partitions up: stop handing them out, let the runner checkpoint (and
+   * commit) them, then forget their queued records. The caller releases the partitions only after
+   * this resolves.
+   */
+  protected async revoking(ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    this.buffer.markRevoking(ids)
+    publish({ type: 'revoke-start', source: this.name, partitions: ids })
+    let error: unknown
+    try {
+      await withTimeout(this.hooks.beforeRevoke(ids), this.cfg.rebalanceTimeoutMs, 'beforeRevoke')
+    } catch (e) {
+      // The partitions go anyway (the group will not wait past the rebalance timeout); the next
+      // owner replays from the last committed offset, so this costs duplicates, not data.
+      error = e
+      this.log('error', `beforeRevoke failed; partitions are released without a checkpoint: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    this.lastRevoked = this.buffer.revoke(ids)
+    publish({ type: 'revoke-done', source: this.name, partitions: ids, error })
+  }
+
+  /**
+   * The client got these partitions. Returns where each must start (undefined: the committed offset);
+   * the subclass seeks accordingly, then calls assigned().
+   */
+  protected startPositions(ids: string[]): Map<string, string | undefined> {
+    const out = new Map<string, string | undefined>()
+    for (const id of ids) {
+      const pos = this.lastRevoked.get(id) ?? this.checkpointed.get(id)
+      this.checkpointed.delete(id)
+      out.set(id, pos)
+    }
+    this.lastRevoked = new Map()
+    return out
+  }
+
+  protected assigned(starts: Map<string, string | undefined>): void {
+    const seeks: Record<string, string> = {}
+    for (const [id, pos] of starts) {
+      this.buffer.assign(id, pos)
+      if (pos !== undefined) seeks[id] = pos
+    }
+    this.applyFlow(true)
+    const ids = [...starts.keys()]
+    publish({ type: 'assign', source: this.name, partitions: ids, seeks })
+    if (ids.length > 0) this.hooks.onAssign(ids)
+  }
+
+  protected fail(error: unknown): void {
+    if (this.closed || this.failure) return
+    const msg = error instanceof Error ? error.message : String(error)
+    this.failure = new TrendwireError('SOURCE_FAILED', `${this.name}: Kafka consumer failed: ${msg}`, { cause: error })
+    publish({ type: 'failed', source: this.name, error })
+    this.buffer.wake()
+  }
+
+  /** Pauses fetching while the buffer is full or the runner paused us; resumes below the low-water mark. */
+  protected applyFlow(force = false): void {
+    const full = this.buffer.full || (this.fetchPaused && !this.userPaused && !this.buffer.belowLowWater)
+    const want = this.userPaused || full
+    if (want === this.fetchPaused && !force) return
+    const changed = want !== this.fetchPaused
+    this.fetchPaused = want
+    const tps = groupByTopic(this.buffer.partitions())
+    if (tps.length > 0) this.setFetching(want, tps)
+    if (changed) {
+      publish({
+        type: want ? 'pause' : 'resume',
+        source: this.name,
+        queuedMessages: this.buffer.queuedMessages,
+        queuedBytes: this.buffer.queuedBytes,
+        reason: this.userPaused ? 'user' : 'backpressure',
+      })
+    }
+  }
+
+  protected get isFetchPaused(): boolean {
+    return this.fetchPaused
+  }
+
+  protected log(level: 'error' | 'warn' | 'info' | 'debug', message: string, extra?: Record<string, unknown>): void {
+    publish({ type: 'log', source: this.name, level, message, extra })
+    if (LEVELS[level] <= LEVELS[this.cfg.logLevel]) {
+      console.error(`[${this.name}] ${level}: ${message}${extra ? ' ' + safeJson(extra) : ''}`)
+    }
+  }
+}
+
+export function groupByTopic(ids: readonly string[]): TopicPartitions[] {
+  const byTopic = new Map<string, number[]>()
+  for (const id of ids) {
+    const tp = parsePartitionId(id)
+    if (!tp) continue
+    let list = byTopic.get(tp.topic)
+    if (!list) byTopic.set(tp.topic, (list = []))
+    list.push(tp.partition)
+  }
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }))
+}
+
+function withTimeout<X>(p: Promise<X>, ms: number, what: string): Promise<X> {
+  let timer: NodeJS.Timeout | undefined
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)
+  })
+  return Promise.race([p, t]).finally(() => clearTimeout(timer))
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x))
+  } catch {
+    return String(v)
+  }
+}
