@@ -52,8 +52,11 @@ export const detectorOptionsSchema = z
      */
     refractory: z.number().gt(0).default(25),
     refractoryMargin: z.number().min(0).default(3),
-    /** score = 1 - exp(-gain * surprise). */
-    gain: z.number().gt(0).default(2),
+    /**
+     * score = 1 - exp(-gain * surprise). With gain 1, 0.5 means the record was broken by ln 2 ≈ 0.69
+     * spreads (after history weighting): pure noise stays below it, take-offs go well above.
+     */
+    gain: z.number().gt(0).default(1),
   })
   .strict()
 

@@ -130,3 +130,33 @@ test('NAB timestamps parse as UTC, with or without microseconds', () => {
 test('a window that does not start on a row of the file is an error', () => {
   assert.throws(() => sweepFile(file(100, [[10.5, 20]]), standard), /does not start and end on rows/)
 })
+
+test('`trendwire nab` writes one scored row per input row, in NAB result layout', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { default: nab } = await import('../../bin/commands/nab.ts')
+  const root = mkdtempSync(join(tmpdir(), 'nab-cmd-test-'))
+  try {
+    const data = join(root, 'data')
+    mkdirSync(join(data, 'catA'), { recursive: true })
+    const rows = Array.from({ length: 600 }, (_, i) => {
+      const t = new Date(Date.UTC(2014, 3, 1) + i * 300_000).toISOString().replace('T', ' ').slice(0, 19)
+      return `${t},${i === 500 ? 90 : 10 + (i % 7)}`
+    })
+    writeFileSync(join(data, 'catA', 'one.csv'), ['timestamp,value', ...rows].join('\n'))
+    assert.equal(await nab(['--data', data, '--out', join(root, 'out'), '--name', 'bad-name']), 2)
+    assert.equal(await nab(['--data', data, '--out', join(root, 'out'), '--name', 'det1']), 0)
+    const out = readFileSync(join(root, 'out', 'catA', 'det1_one.csv'), 'utf8').trim().split('\n')
+    assert.equal(out[0], 'timestamp,value,anomaly_score')
+    assert.equal(out.length, rows.length + 1)
+    out.slice(1).forEach((line, i) => {
+      const [t, v, s] = line.split(',')
+      assert.equal(`${t},${v}`, rows[i])
+      assert.ok(Number(s) >= 0 && Number(s) <= 1)
+    })
+    assert.ok(Number(out[501].split(',')[2]) > 0.5, 'the spike at row 500 is scored')
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})
