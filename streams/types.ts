@@ -127,6 +127,13 @@ export interface SourceHooks {
   beforeRevoke(partitions: string[]): Promise<void>
   /** Newly assigned partitions; their watermarks start unknown. */
   onAssign(partitions: string[]): void
+  /**
+   * Where newly assigned partitions must start, when the checkpoints know better than the source's
+   * own committed offsets (per-partition tasks: the task checkpoint of the previous owner). A source
+   * calls it before delivering records of those partitions; partitions missing from the answer start
+   * where the source would start them anyway.
+   */
+  positionsFor?(partitions: string[]): Promise<Record<string, unknown>>
 }
 
 export interface SinkContext {

@@ -17,8 +17,10 @@ export class ArraySource<T> implements Source<T> {
   constructor(readonly name: string, private readonly parts: ArrayPartition<T>[], private readonly opts: { perPoll?: number } = {}) {}
 
   async open(positions: Record<string, unknown> | null, hooks: SourceHooks): Promise<void> {
-    for (const p of this.parts) this.pos.set(p.id, (positions?.[p.id] as number | undefined) ?? 0)
-    hooks.onAssign(this.parts.map((p) => p.id))
+    const ids = this.parts.map((p) => p.id)
+    const known = { ...(hooks.positionsFor ? await hooks.positionsFor(ids.filter((id) => positions?.[id] === undefined)) : {}), ...(positions ?? {}) }
+    for (const p of this.parts) this.pos.set(p.id, (known[p.id] as number | undefined) ?? 0)
+    hooks.onAssign(ids)
   }
 
   async poll(maxRecords: number): Promise<PollResult<T>> {
