@@ -31,6 +31,33 @@ export function medianApe(predicted: readonly number[], actual: readonly number[
   return median(predicted.map((p, i) => ape(p, actual[i])))
 }
 
+/** Percentile bootstrap 95% interval of the median of xs (resampling the cascades). */
+export function bootstrapMedian(xs: readonly number[], resamples: number, seed: number): [number, number] {
+  const rng = new Rng(seed, 'bootstrap')
+  const meds: number[] = []
+  const buf = new Array<number>(xs.length)
+  for (let b = 0; b < resamples; b++) {
+    for (let i = 0; i < xs.length; i++) buf[i] = xs[rng.int(xs.length)]
+    meds.push(median(buf))
+  }
+  meds.sort((a, b) => a - b)
+  return [meds[Math.floor(0.025 * resamples)], meds[Math.ceil(0.975 * resamples) - 1]]
+}
+
+/** Paired bootstrap 95% interval of median(a) − median(b), a[i] and b[i] from the same cascade. */
+export function bootstrapMedianDifference(a: readonly number[], b: readonly number[], resamples: number, seed: number): [number, number] {
+  const rng = new Rng(seed, 'bootstrap-paired')
+  const diffs: number[] = []
+  const ba = new Array<number>(a.length)
+  const bb = new Array<number>(a.length)
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < a.length; i++) { const j = rng.int(a.length); ba[i] = a[j]; bb[i] = b[j] }
+    diffs.push(median(ba) - median(bb))
+  }
+  diffs.sort((x, y) => x - y)
+  return [diffs[Math.floor(0.025 * resamples)], diffs[Math.ceil(0.975 * resamples) - 1]]
+}
+
 /** Leave-one-out: fold i holds item i. */
 export function leaveOneOutFolds(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i)

@@ -20,8 +20,8 @@ import { parseArgs } from 'node:util'
 import { PointProcessModel, type PointProcessOptions } from '../../operators/virality/pointprocess.ts'
 import { countUpTo, formatDuration, loadCascadeDir, parseDuration } from './data.ts'
 import {
-  crossValidate, defaultKnots, extractSamples, fitCalibration, fitGrowthFactor, HORIZON_SEC, leaveOneOutFolds, medianApe,
-  nestedCrossValidate,
+  ape, bootstrapMedian, bootstrapMedianDifference, crossValidate, defaultKnots, extractSamples, fitCalibration, fitGrowthFactor,
+  HORIZON_SEC, leaveOneOutFolds, medianApe, nestedCrossValidate,
 } from './evaluate.ts'
 import { fitTideh } from './tideh.ts'
 
@@ -56,7 +56,8 @@ async function main(): Promise<void> {
   const actual = cascades.map((c) => countUpTo(c, HORIZON_SEC))
   const observedAt = obs.map((T) => cascades.map((c) => countUpTo(c, T)))
   const folds = leaveOneOutFolds(cascades.length)
-  const rows: { name: string; mape: number[] }[] = []
+  /** pred[o][c]: each method's prediction for cascade c at observation time o. */
+  const rows: { name: string; pred: number[][] }[] = []
 
   // (a) The shipped design, calibration cross-validated.
   const shipped = { ...DEFAULT_OPTIONS, calibration: 'none' as const }
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   const knotSamples = extractSamples(cascades, model, knots)
   const obsSamples = extractSamples(cascades, model, obs)
   const cv = crossValidate(DEFAULT_OPTIONS, knotSamples, obsSamples, knots, folds)
-  rows.push({ name: '(a) point process, calibrated [LOO CV]', mape: cv.mape })
+  rows.push({ name: '(a) point process, calibrated [LOO CV]', pred: cv.predicted })
 
   let chosen: string[] | null = null
   if (!values['no-nested']) {
@@ -73,33 +74,30 @@ async function main(): Promise<void> {
       return { ...d, knotSamples: extractSamples(cascades, m, knots), obsSamples: extractSamples(cascades, m, obs) }
     })
     const nested = nestedCrossValidate(designs, knots, folds)
-    rows.push({ name: "(a') same, design chosen in nested CV", mape: nested.mape })
+    rows.push({ name: "(a') same, design chosen in nested CV", pred: nested.predicted })
     chosen = nested.chosen
   }
 
   rows.push({
     name: '    growth prior only [LOO CV]',
-    mape: obs.map((_, o) => {
-      const pred = cascades.map((_, c) => {
-        const train = obsSamples.filter((__, j) => j !== c).map((s) => s[o])
-        return Math.max(observedAt[o][c], 1) * fitGrowthFactor(train)
-      })
-      return medianApe(pred, actual)
-    }),
+    pred: obs.map((_, o) => cascades.map((_, c) => {
+      const train = obsSamples.filter((__, j) => j !== c).map((s) => s[o])
+      return Math.max(observedAt[o][c], 1) * fitGrowthFactor(train)
+    })),
   })
-  rows.push({ name: '    point process, raw (nothing learned)', mape: obs.map((_, o) => medianApe(obsSamples.map((s) => s[o].observed + s[o].expected), actual)) })
-  rows.push({ name: '(b) no further growth', mape: obs.map((_, o) => medianApe(observedAt[o], actual)) })
+  rows.push({ name: '    point process, raw (nothing learned)', pred: obs.map((_, o) => obsSamples.map((s) => s[o].observed + s[o].expected)) })
+  rows.push({ name: '(b) no further growth', pred: observedAt })
 
   if (!values['no-tideh']) {
     const tideh = obs.map((T) => cascades.map((c) => fitTideh(c, T, HORIZON_SEC, model.kernel).predictedFinal))
-    rows.push({ name: '(c) TiDeH-style Hawkes, MLE per cascade', mape: tideh.map((p) => medianApe(p, actual)) })
+    rows.push({ name: '(c) TiDeH-style Hawkes, MLE per cascade', pred: tideh })
   }
 
   const all = fitCalibration(knotSamples, cascades.map((_, i) => i), knots, `fitted on ${cascades.length} cascades of ${values.data}`)
   const inSample = new PointProcessModel({ ...DEFAULT_OPTIONS, calibration: all })
   rows.push({
     name: '    (a) in-sample: calibration fitted on all',
-    mape: obs.map((T, o) => medianApe(obsSamples.map((s) => inSample.predict(s[o].state, T).predictedFinal), actual)),
+    pred: obs.map((T, o) => obsSamples.map((s) => inSample.predict(s[o].state, T).predictedFinal)),
   })
 
   const head = 'method'.padEnd(44) + obs.map((T) => formatDuration(T).padStart(8)).join('')
@@ -107,7 +105,18 @@ async function main(): Promise<void> {
   console.log('median |predicted − actual| / actual\n')
   console.log(head)
   console.log('-'.repeat(head.length))
-  for (const r of rows) console.log(r.name.padEnd(44) + r.mape.map((v) => v.toFixed(3).padStart(8)).join(''))
+  for (const r of rows) console.log(r.name.padEnd(44) + r.pred.map((p) => medianApe(p, actual).toFixed(3).padStart(8)).join(''))
+  // How much of that is noise: with 50 cascades a median APE is uncertain by several points.
+  const apes = rows.map((r) => r.pred.map((p) => p.map((v, c) => ape(v, actual[c]))))
+  const cell = (lo: number, hi: number) => `${lo.toFixed(2)}…${hi.toFixed(2)}`.padStart(12)
+  console.log('\n95% bootstrap interval of the median APE (2000 resamples of the cascades)')
+  for (let i = 0; i < rows.length; i++) {
+    console.log(rows[i].name.padEnd(44) + obs.map((_, o) => cell(...bootstrapMedian(apes[i][o], 2000, 1))).join(''))
+  }
+  console.log('\npaired difference median APE (a) − row, 95% bootstrap interval (all < 0: (a) is better)')
+  for (let i = 1; i < rows.length; i++) {
+    console.log(rows[i].name.padEnd(44) + obs.map((_, o) => cell(...bootstrapMedianDifference(apes[0][o], apes[i][o], 2000, 1))).join(''))
+  }
   if (chosen) {
     const counts = new Map<string, number>()
     for (const c of chosen) counts.set(c, (counts.get(c) ?? 0) + 1)
