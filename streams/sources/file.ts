@@ -3,7 +3,10 @@
 // One partition per file. A partition's position is { byte, line }: the byte offset just after the
 // last line handed out and the number of lines consumed, so a restart re-opens the file at exactly
 // that byte. Files are read incrementally through a reused buffer (never whole), split on '\n';
-// a line that does not decode becomes a DeadLetter carrying its original bytes, never an exception.
+// a line that does not decode becomes a DeadLetter, never an exception: position = its 1-based line
+// number, payload = its bytes without the '\n' (a '\r' stays), code INPUT_MALFORMED (not JSON, not
+// UTF-8, bad CSV value), INPUT_SCHEMA_MISMATCH (JSON but not an event), INPUT_BAD_TIMESTAMP or
+// INPUT_OVERSIZED (longer than maxLineBytes; payload truncated to that).
 //
 // Wire formats:
 //   NDJSON  one JSON object per line, a FirehoseEvent validated by schemas/json.ts (FirehoseEventJson:
