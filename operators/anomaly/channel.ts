@@ -87,7 +87,3 @@ export function stepChannel(
   state[o + C] = c + p.centerAlpha * ce
   state[o + D] = d + (n < warmup ? 1 / n : p.spreadAlpha) * (Math.abs(ce) - d)
 }
-
-export function channelValue(state: Float64Array, o: number): number {
-  return state[o + S]
-}

@@ -136,6 +136,8 @@ export class Detector {
     const bin = seasonBin(time, this.baselineParams)
     const base = this.baseline.ready ? expected(this.baseline, bin) : value
     const residual = value - base
+    // Scale of the deviation: the baseline's residual spread before this point teaches it.
+    const sigma = this.baseline.spread * MAD_TO_SIGMA
 
     this.best = 0
     this.who = -1
@@ -170,8 +172,7 @@ export class Detector {
     e.score = best > 0 && !suppressed ? 1 - Math.exp(-o.gain * best) : 0
     e.observed = value
     e.baseline = base
-    const spread = this.baseline.spread * MAD_TO_SIGMA
-    e.deviation = spread > 0 ? residual / spread : 0
+    e.deviation = sigma > 0 ? residual / sigma : 0
     e.surprise = best
     e.channel = who >= 0 ? this.names[who] : ''
     e.suppressed = suppressed
