@@ -43,6 +43,11 @@ export type FileSourceOptions = z.output<typeof fileSourceOptionsSchema>
 export interface FilePosition {
   byte: number
   line: number
+  /**
+   * The file was exhausted by then. Kept in the position so that a restored source leaves a finished
+   * file out of poll()'s budget split exactly as the uninterrupted run did (same batches after restore).
+   */
+  done?: boolean
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,6 +220,12 @@ export abstract class LineFileSource<T> implements Source<T> {
     p.pos = pos
     p.reader = new LineReader(p.fh, pos, this.options.readChunkBytes, this.options.maxLineBytes)
     p.finished = false
+    if ((raw as Partial<FilePosition> | undefined)?.done === true) {
+      p.finished = true
+      p.pos = { ...pos, done: true }
+      await p.fh.close()
+      p.fh = null
+    }
   }
 
   async poll(maxRecords: number): Promise<PollResult<T>> {
@@ -261,6 +272,7 @@ export abstract class LineFileSource<T> implements Source<T> {
       }
       if (p.reader.exhausted) {
         p.finished = true
+        p.pos = { ...p.pos, done: true }
         finished.push(p.id)
         await p.fh?.close()
         p.fh = null
@@ -272,7 +284,7 @@ export abstract class LineFileSource<T> implements Source<T> {
 
   positions(): Record<string, unknown> {
     const out: Record<string, FilePosition> = {}
-    for (const p of this.parts) out[p.id] = { byte: p.pos.byte, line: p.pos.line }
+    for (const p of this.parts) out[p.id] = p.pos.done ? { byte: p.pos.byte, line: p.pos.line, done: true } : { byte: p.pos.byte, line: p.pos.line }
     return out
   }
 

@@ -1,4 +1,4 @@
-// Crash test (issue 2): run a topology over a file, kill -9 it at random points several times,
+// Crash test (issue 2): run a topology over files (NDJSON replay source), kill -9 it at random points several times,
 // restart it each time from its last checkpoint, and compare the final output with an
 // uninterrupted run: byte for byte equal.
 import { test } from 'node:test'
@@ -8,14 +8,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { partitionKey } from '../../schemas/events.ts'
+import { fnv1a } from '../../streams/sources/prng.ts'
 import { generateEvents } from '../../streams/sources/synthetic.ts'
 
 const job = new URL('../fixtures/crash-job.ts', import.meta.url).pathname
 
 /** Run the job; if killAfterPolls is given, SIGKILL it right after that many "poll" lines. */
-function runJob(input: string, out: string, killAfterPolls?: number): Promise<{ code: number | null; signal: string | null; polls: number; done: boolean }> {
+function runJob(inputs: string[], out: string, killAfterPolls?: number): Promise<{ code: number | null; signal: string | null; polls: number; done: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', job, input, out], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', job, out, ...inputs], { stdio: ['ignore', 'pipe', 'inherit'] })
     let polls = 0
     let done = false
     createInterface({ input: child.stdout }).on('line', (line) => {
@@ -33,11 +35,14 @@ test('kill -9 at random points, restart from checkpoint: output equals an uninte
   const dir = mkdtempSync(join(tmpdir(), 'trendwire-crash-'))
   try {
     const { events } = generateEvents({ seed: 11, maxEvents: 20_000, partitions: 1, lateFraction: 0.01, lateByMs: 120_000, outOfOrderMs: 2_000, eventsPerSecond: 40 })
-    const input = join(dir, 'input.ndjson')
-    writeFileSync(input, events.map((e) => JSON.stringify(e)).join('\n') + '\n')
+    // three files, partitioned by post id like a Kafka topic, one source partition each
+    const inputs = [0, 1, 2].map((i) => join(dir, `input-${i}.ndjson`))
+    const lines: string[][] = [[], [], []]
+    for (const e of events) lines[fnv1a(partitionKey(e)) % 3].push(JSON.stringify(e))
+    inputs.forEach((f, i) => writeFileSync(f, lines[i].join('\n') + '\n'))
 
     const ref = join(dir, 'ref')
-    const r = await runJob(input, ref)
+    const r = await runJob(inputs, ref)
     assert.equal(r.code, 0)
     assert.ok(r.done)
     const totalPolls = r.polls
@@ -50,7 +55,7 @@ test('kill -9 at random points, restart from checkpoint: output equals an uninte
     for (let attempt = 0; attempt < 20; attempt++) {
       // kill at a random poll within what remains, five times; then let it finish
       const kill = kills < 5 ? 1 + Math.floor(next() * Math.max(1, totalPolls / 4)) : undefined
-      const res = await runJob(input, crash, kill)
+      const res = await runJob(inputs, crash, kill)
       if (res.signal === 'SIGKILL') { kills++; continue }
       assert.equal(res.code, 0, `restart ${attempt} failed`)
       assert.ok(res.done)

@@ -59,7 +59,7 @@ test('NDJSON round trip with the generator: same events, event times, finished a
     }
     assert.equal(JSON.stringify(got), JSON.stringify(events))
     assert.deepEqual(times, events.map(eventTime))
-    assert.deepEqual(src.positions(), { 'events.ndjson': { byte: readFileSync(path).length, line: 6000 } })
+    assert.deepEqual(src.positions(), { 'events.ndjson': { byte: readFileSync(path).length, line: 6000, done: true } })
     await src.close()
   } finally { t.done() }
 })
@@ -113,7 +113,7 @@ test('bad lines become dead letters with their original bytes, line numbers and 
       assert.match(d.reason, new RegExp(`line ${line}:`))
     }
     assert.match(byLine.get('5')!.reason, /creatorId|platform/)
-    assert.deepEqual(src.positions(), { 'mixed.ndjson': { byte: readFileSync(path).length, line: lines.length } })
+    assert.deepEqual(src.positions(), { 'mixed.ndjson': { byte: readFileSync(path).length, line: lines.length, done: true } })
   } finally { t.done() }
 })
 
