@@ -1,2 +1,2 @@
 export { Detector, type Explanation, type DetectorState, type ChannelKind } from './detector.ts'
-export { detectorOptionsSchema, type DetectorOptions, type DetectorOptionsInput } from './options.ts'
+export { detectorOptionsSchema, detectorDefaults, type DetectorOptions, type DetectorOptionsInput } from './options.ts'

@@ -62,3 +62,6 @@ export const detectorOptionsSchema = z
 
 export type DetectorOptions = z.output<typeof detectorOptionsSchema>
 export type DetectorOptionsInput = z.input<typeof detectorOptionsSchema>
+
+/** The defaults: the configuration benchmarked on NAB. */
+export const detectorDefaults: DetectorOptions = Object.freeze(detectorOptionsSchema.parse({}))
