@@ -23,7 +23,7 @@ export default async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       seed: { type: 'string', default: '1' },
-      rate: { type: 'string', default: '50' },
+      rate: { type: 'string', default: '200' },
       speed: { type: 'string', default: '20' },
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
@@ -45,7 +45,7 @@ export default async function run(argv: string[]): Promise<number> {
 
   const source = new SyntheticSource({
     seed: num('seed'), eventsPerSecond: num('rate'), realtime: true, speed: num('speed'),
-    partitions: 4, lateFraction: num('late-fraction'), outOfOrderMs: 2_000, lateByMs: 3 * 60_000,
+    partitions: 4, lateFraction: num('late-fraction'), outOfOrderMs: 2_000, lateByMs: 3 * 60_000, warmupMs: 30 * 60_000,
   })
   const top = new TopNByWindowSink<HashtagWindowCount>('top-hashtags', (r) => r.hashtag, (r) => r.count, 15, (rows) => {
     log.info({ window: new Date(rows[0].windowStart).toISOString(), top: rows.slice(0, 5).map((r) => `#${r.hashtag}:${r.count}`).join(' ') }, 'hashtag uses, closed minute')
