@@ -199,6 +199,12 @@ export class Runner {
     this.metrics.inc('checkpoints_total', 1, { topology: this.topology.name })
     this.metrics.set('checkpoint_bytes', bytes.byteLength, { topology: this.topology.name })
     this.metrics.set('checkpoint_duration_ms', ms, { topology: this.topology.name })
+    for (const n of this.engine.stats()) {
+      if (!n.state) continue
+      const labels = { topology: this.topology.name, operator: n.name }
+      this.metrics.set('state_keys', n.state.keys, labels)
+      this.metrics.set('state_bytes_estimated', n.state.estimatedBytes, labels)
+    }
     this.log.debug({ checkpoint: id, bytes: bytes.byteLength, ms }, 'checkpoint')
     return id
   }

@@ -135,3 +135,18 @@ test('checkpoint bytes round-trip Maps (structured clone)', () => {
   const m = new Map([[1, new Map([['a', 2]])]])
   assert.deepEqual(deserialize(serialize({ m })), { m })
 })
+
+test('runner: state size per operator is published as gauges at every checkpoint', async () => {
+  const parts = partitions(1, 100)
+  const runner = new Runner(topology(new ArraySource('src', parts, { perPoll: 10 }), new CollectSink('out')), { checkpointEveryPolls: 2, checkpointIntervalMs: 0, checkpointAtEnd: false }, { logger: quiet })
+  const origCheckpoint = runner.checkpoint.bind(runner)
+  let keysSeen = 0
+  runner.checkpoint = async () => {
+    const id = await origCheckpoint()
+    keysSeen = Math.max(keysSeen, await runner.metrics.value('state_keys', { operator: 'count' }))
+    return id
+  }
+  await runner.run()
+  assert.ok(keysSeen > 0, 'window state keys reported while windows were open')
+  assert.match(await runner.metrics.render(), /trendwire_state_bytes_estimated\{topology="test-counts",operator="count"\}/)
+})
