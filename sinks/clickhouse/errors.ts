@@ -68,9 +68,12 @@ const HTTP_5XX_TEXT = /\b(502 Bad Gateway|503 Service (Temporarily )?Unavailable
 export function classifyClickHouseError(err: unknown): ClickHouseFailureInfo {
   if (err instanceof TrendwireError) return { retryable: err.retryable, message: err.message }
   const message = err instanceof Error ? err.message : String(err)
-  if (err instanceof ClickHouseError) {
-    const code = Number(err.code)
-    return { retryable: RETRYABLE_CODES.has(code), serverCode: code, serverType: err.type, message }
+  // By shape, not instanceof: chdb/connection throws client-common's ClickHouseError, a different
+  // class object from the copy @clickhouse/client bundles.
+  const shaped = err as { code?: unknown; type?: unknown } | null
+  if (err instanceof ClickHouseError || (typeof shaped?.code === 'string' && /^\d+$/.test(shaped.code))) {
+    const code = Number(shaped!.code)
+    return { retryable: RETRYABLE_CODES.has(code), serverCode: code, serverType: typeof shaped!.type === 'string' ? shaped!.type : RETRYABLE_CODES.get(code), message }
   }
   const m = CODE_IN_MESSAGE.exec(message)
   if (m) {
