@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS video_features
     sound_id                  Nullable(String),
     language                  LowCardinality(String),
     caption_length            UInt32,
+    views_since_posting       Nullable(UInt64),  -- optional in VideoFeatures (v2): null when not computed
+    engagements_since_posting Nullable(UInt64),
     inserted_at               DateTime('UTC') DEFAULT now()
 )
 ENGINE = ReplacingMergeTree(revision)

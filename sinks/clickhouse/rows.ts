@@ -48,13 +48,16 @@ export const engagementRows: RowFormat<Engagement> = {
   }),
 }
 
+/** Optional VideoFeatures fields (added in v2), read without requiring them of the type. */
+interface SincePosting { viewsSincePosting?: number | null; engagementsSincePosting?: number | null }
+
 export const videoFeatureRows: RowFormat<VideoFeatures> = {
   table: 'video_features',
   columns: [
     'post_id', 'platform', 'window_start', 'window_end', 'revision', 'views_per_min', 'likes_per_min', 'shares_per_min',
     'comments_per_min', 'saves_per_min', 'velocity', 'acceleration', 'engagement_rate', 'share_rate', 'avg_watch_time_sec',
     'completion_rate', 'ratio_to_creator_baseline', 'minutes_since_posting', 'creator_followers', 'hashtags', 'sound_id',
-    'language', 'caption_length',
+    'language', 'caption_length', 'views_since_posting', 'engagements_since_posting',
   ],
   line: (f) => JSON.stringify({
     post_id: f.postId, platform: f.platform, window_start: f.windowStart, window_end: f.windowEnd, revision: f.revision,
@@ -64,6 +67,8 @@ export const videoFeatureRows: RowFormat<VideoFeatures> = {
     completion_rate: f.completionRate, ratio_to_creator_baseline: f.ratioToCreatorBaseline,
     minutes_since_posting: f.minutesSincePosting, creator_followers: f.creatorFollowers, hashtags: f.hashtags,
     sound_id: f.soundId, language: f.language, caption_length: f.captionLength,
+    views_since_posting: (f as SincePosting).viewsSincePosting ?? null,
+    engagements_since_posting: (f as SincePosting).engagementsSincePosting ?? null,
   }),
 }
 
