@@ -1,0 +1,14 @@
+// The trend-aware Reel script generator: see docs/generator.md.
+export { generatorRouter, fieldProblems, type FieldProblem } from './router.ts'
+export {
+  ReelGenerator, generatorConfigSchema, generatorConfigFromEnv, parseGeneratorConfig,
+  type GeneratorConfig, type GeneratorConfigInput, type GeneratorDeps, type GenerateResult, type GenerateSuccess, type GenerateFailure, type AttemptReport,
+} from './generate.ts'
+export { TrendContext, trendId, type TrendContextOptions, type TrendEntry, type TrendPoint, type RelevantTrend, type RelevanceResult } from './context.ts'
+export { InMemoryPostIndex, type SimilarPostSearch, type SimilarPostQuery } from './posts.ts'
+export { BuiltinProvider, buildScript, planSegments } from './builtin.ts'
+export { OpenAIChatProvider, openAIOptionsSchema, buildMessages, type OpenAIOptionsInput } from './openai.ts'
+export type { ScriptProvider, ProviderRequest } from './provider.ts'
+export { validateScript, parseDraft, wordRange, spokenText, FAILURE_KINDS, type FailureKind, type ValidationFailure, type ValidationReport, type ValidationRules } from './validate.ts'
+export * from './schemas.ts'
+export { SECTORS, HOOK_TYPES, TONES, GOALS, UNSAFE_TERMS, CTA_VERBS } from './catalog.ts'

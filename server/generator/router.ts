@@ -1,0 +1,82 @@
+// HTTP routes of the Reel generator (express 5). Paths are absolute (/api/...), so mount the router
+// at the root, behind whatever authentication the API server applies:
+//   app.use(generatorRouter({ context, posts }))              // or app.use(auth, generatorRouter(...))
+//
+//   GET  /api/sectors                 → { sectors: [{ id, label, topic, keywords }] }
+//   GET  /api/hook-types              → { hookTypes: [{ id, label, description, example }] }
+//   POST /api/generate-reel           brand profile (+ seed, hookType, provider)
+//        200 GenerateSuccess | 400 invalid input (names the field) | 422 VALIDATION_FAILED after retries
+//        | 502 PROVIDER_FAILED (the model endpoint failed)
+//   POST /api/generate-reel/batch     the same + variations: n (1–10)
+//        200 { results: GenerateResult[], ok: number }   (each result carries its own ok flag)
+// Error body: { error: { code, message, fields?: [{ field, message }] } }.
+import express, { type NextFunction, type Request, type Response, type Router } from 'express'
+import type { z } from 'zod'
+import { TrendwireError } from '../../streams/errors.ts'
+import { HOOK_TYPES, SECTORS } from './catalog.ts'
+import { ReelGenerator, type GenerateResult, type GeneratorDeps } from './generate.ts'
+import { batchRequestSchema, generateRequestSchema } from './schemas.ts'
+
+export interface FieldProblem { field: string; message: string }
+
+/** zod issues → one problem per field, with the field's path ("bannedWords.2", "lengthSec"). */
+export function fieldProblems(err: z.ZodError): FieldProblem[] {
+  return err.issues.flatMap((i) => {
+    const base = i.path.map(String).join('.')
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ field: base ? `${base}.${k}` : k, message: 'unknown field' }))
+    return [{ field: base || '(body)', message: i.message }]
+  })
+}
+
+function badRequest(res: Response, problems: FieldProblem[]): void {
+  res.status(400).json({
+    error: { code: 'INPUT_INVALID', message: problems.map((p) => `${p.field}: ${p.message}`).join('; '), fields: problems },
+  })
+}
+
+function statusOf(r: GenerateResult): number {
+  if (r.ok) return 200
+  return r.error.code === 'PROVIDER_FAILED' ? 502 : 422
+}
+
+export function generatorRouter(deps: GeneratorDeps & { generator?: ReelGenerator }): Router {
+  const gen = deps.generator ?? new ReelGenerator(deps)
+  const r = express.Router()
+  r.use('/api/generate-reel', express.json({ limit: '64kb' }))
+
+  r.get('/api/sectors', (_req, res) => {
+    res.json({ sectors: SECTORS.map((s) => ({ id: s.id, label: s.label, topic: s.topic, keywords: s.keywords })) })
+  })
+  r.get('/api/hook-types', (_req, res) => { res.json({ hookTypes: HOOK_TYPES }) })
+
+  r.post('/api/generate-reel', async (req, res) => {
+    const p = generateRequestSchema.safeParse(req.body ?? {})
+    if (!p.success) return badRequest(res, fieldProblems(p.error))
+    if (p.data.provider && !gen.providerNames.includes(p.data.provider)) return badRequest(res, [{ field: 'provider', message: `"${p.data.provider}" is not configured on this server` }])
+    const result = await gen.generate(p.data)
+    res.status(statusOf(result)).json(result)
+  })
+
+  r.post('/api/generate-reel/batch', async (req, res) => {
+    const p = batchRequestSchema.safeParse(req.body ?? {})
+    if (!p.success) return badRequest(res, fieldProblems(p.error))
+    if (p.data.provider && !gen.providerNames.includes(p.data.provider)) return badRequest(res, [{ field: 'provider', message: `"${p.data.provider}" is not configured on this server` }])
+    const { variations, ...one } = p.data
+    const results = await gen.generateBatch(one, variations)
+    res.json({ results, ok: results.filter((x) => x.ok).length })
+  })
+
+  // malformed JSON bodies and anything thrown above
+  r.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err)
+    const e = err as { type?: string; status?: number; message?: string }
+    if (e?.type === 'entity.parse.failed') return badRequest(res, [{ field: '(body)', message: 'not valid JSON' }])
+    if (e?.type === 'entity.too.large') return res.status(413).json({ error: { code: 'INPUT_OVERSIZED', message: 'body larger than 64 kB' } })
+    if (err instanceof TrendwireError && err.domain === 'user') {
+      const field = typeof err.details?.field === 'string' ? err.details.field : '(body)'
+      return badRequest(res, [{ field, message: err.message }])
+    }
+    res.status(500).json({ error: { code: 'INTERNAL', message: e?.message ?? 'internal error' } })
+  })
+  return r
+}
