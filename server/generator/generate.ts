@@ -19,8 +19,8 @@ import type { CitedPost, GenerateRequest, ReelScript, ScriptDraft } from './sche
 import { parseDraft, spokenText, validateScript, wordRange, type ValidationFailure, type ValidationReport } from './validate.ts'
 
 export const generatorConfigSchema = z.strictObject({
-  /** provider used when a request does not name one */
-  provider: z.enum(['builtin', 'openai']).default('builtin'),
+  /** provider used when a request does not name one: "builtin", "openai", or one passed in GeneratorDeps.providers */
+  provider: z.string().min(1).default('builtin'),
   /** OpenAI-compatible endpoint; required when provider is "openai" */
   openai: openAIOptionsSchema.optional(),
   maxAttempts: z.number().int().min(1).max(10).default(3),
@@ -35,7 +35,6 @@ export const generatorConfigSchema = z.strictObject({
   /** terms banned for every brand, on top of catalog.ts UNSAFE_TERMS */
   extraUnsafeTerms: z.array(z.string().min(1)).default([]),
 }).refine((c) => c.hashtagsMin <= c.hashtagsMax, { path: ['hashtagsMin'], message: 'must not exceed hashtagsMax' })
-  .refine((c) => c.provider !== 'openai' || c.openai, { path: ['openai'], message: 'required when provider is "openai"' })
 export type GeneratorConfig = z.output<typeof generatorConfigSchema>
 export type GeneratorConfigInput = z.input<typeof generatorConfigSchema>
 
@@ -84,7 +83,7 @@ export interface GenerateSuccess {
 
 export interface GenerateFailure {
   ok: false
-  error: { code: 'VALIDATION_FAILED' | 'PROVIDER_FAILED'; message: string }
+  error: { code: 'validation_failed' | 'provider_failed'; message: string }
   seed: number
   provider: string
   model: string | null
@@ -102,6 +101,10 @@ export class ReelGenerator {
   constructor(private readonly deps: GeneratorDeps) {
     this.config = parseGeneratorConfig(deps.config ?? {})
     this.providers = { builtin: new BuiltinProvider(), ...(this.config.openai ? { openai: new OpenAIChatProvider(this.config.openai) } : {}), ...deps.providers }
+    if (!this.providers[this.config.provider]) {
+      const hint = this.config.provider === 'openai' ? ' (give openai: { baseUrl, model, apiKey })' : ''
+      throw new TrendwireError('CONFIG_INVALID', `generator: invalid options: provider: "${this.config.provider}" is not configured${hint}`, { details: { field: 'provider' } })
+    }
   }
 
   get providerNames(): string[] { return Object.keys(this.providers) }
@@ -163,8 +166,8 @@ export class ReelGenerator {
     return {
       ok: false, seed, provider: provider.name, model: provider.model ?? null, attempts, lastDraft,
       error: providerFailed
-        ? { code: 'PROVIDER_FAILED', message: `${provider.name}: ${last.providerError!.message}` }
-        : { code: 'VALIDATION_FAILED', message: `no valid script after ${attempts.length} attempt(s): ${summarize(last?.failures ?? [])}` },
+        ? { code: 'provider_failed', message: `${provider.name}: ${last.providerError!.message}` }
+        : { code: 'validation_failed', message: `no valid script after ${attempts.length} attempt(s): ${summarize(last?.failures ?? [])}` },
     }
   }
 

@@ -5,11 +5,12 @@
 //   GET  /api/sectors                 → { sectors: [{ id, label, topic, keywords }] }
 //   GET  /api/hook-types              → { hookTypes: [{ id, label, description, example }] }
 //   POST /api/generate-reel           brand profile (+ seed, hookType, provider)
-//        200 GenerateSuccess | 400 invalid input (names the field) | 422 VALIDATION_FAILED after retries
-//        | 502 PROVIDER_FAILED (the model endpoint failed)
+//        200 GenerateSuccess | 400 invalid_request (names the field) | 422 validation_failed after retries,
+//        with every attempt's failures | 502 provider_failed (the model endpoint failed)
 //   POST /api/generate-reel/batch     the same + variations: n (1–10)
 //        200 { results: GenerateResult[], ok: number }   (each result carries its own ok flag)
-// Error body: { error: { code, message, fields?: [{ field, message }] } }.
+// 400 body: the API's ErrorSchema (schemas/api/common.ts): { error: { code: 'invalid_request', message,
+// field: 'body.lengthSec', issues: [{ path, message }] } }.
 import express, { type NextFunction, type Request, type Response, type Router } from 'express'
 import type { z } from 'zod'
 import { TrendwireError } from '../../streams/errors.ts'
@@ -19,24 +20,30 @@ import { batchRequestSchema, generateRequestSchema } from './schemas.ts'
 
 export interface FieldProblem { field: string; message: string }
 
-/** zod issues → one problem per field, with the field's path ("bannedWords.2", "lengthSec"). */
-export function fieldProblems(err: z.ZodError): FieldProblem[] {
+/** zod issues → one problem per field, with the field's path ("body.bannedWords.2", "body.lengthSec"). */
+export function fieldProblems(err: z.ZodError, prefix = 'body'): FieldProblem[] {
   return err.issues.flatMap((i) => {
-    const base = i.path.map(String).join('.')
-    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ field: base ? `${base}.${k}` : k, message: 'unknown field' }))
-    return [{ field: base || '(body)', message: i.message }]
+    const base = [prefix, ...i.path.map(String)].join('.')
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ field: `${base}.${k}`, message: 'unknown field' }))
+    return [{ field: base, message: i.message }]
   })
 }
 
+/** 400 in the API's error shape (schemas/api/common.ts ErrorSchema): the message names the field. */
 function badRequest(res: Response, problems: FieldProblem[]): void {
   res.status(400).json({
-    error: { code: 'INPUT_INVALID', message: problems.map((p) => `${p.field}: ${p.message}`).join('; '), fields: problems },
+    error: {
+      code: 'invalid_request',
+      message: problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+      field: problems[0]?.field,
+      issues: problems.map((p) => ({ path: p.field, message: p.message })),
+    },
   })
 }
 
 function statusOf(r: GenerateResult): number {
   if (r.ok) return 200
-  return r.error.code === 'PROVIDER_FAILED' ? 502 : 422
+  return r.error.code === 'provider_failed' ? 502 : 422
 }
 
 export function generatorRouter(deps: GeneratorDeps & { generator?: ReelGenerator }): Router {
@@ -52,7 +59,7 @@ export function generatorRouter(deps: GeneratorDeps & { generator?: ReelGenerato
   r.post('/api/generate-reel', async (req, res) => {
     const p = generateRequestSchema.safeParse(req.body ?? {})
     if (!p.success) return badRequest(res, fieldProblems(p.error))
-    if (p.data.provider && !gen.providerNames.includes(p.data.provider)) return badRequest(res, [{ field: 'provider', message: `"${p.data.provider}" is not configured on this server` }])
+    if (p.data.provider && !gen.providerNames.includes(p.data.provider)) return badRequest(res, [{ field: 'body.provider', message: `"${p.data.provider}" is not configured on this server` }])
     const result = await gen.generate(p.data)
     res.status(statusOf(result)).json(result)
   })
@@ -60,7 +67,7 @@ export function generatorRouter(deps: GeneratorDeps & { generator?: ReelGenerato
   r.post('/api/generate-reel/batch', async (req, res) => {
     const p = batchRequestSchema.safeParse(req.body ?? {})
     if (!p.success) return badRequest(res, fieldProblems(p.error))
-    if (p.data.provider && !gen.providerNames.includes(p.data.provider)) return badRequest(res, [{ field: 'provider', message: `"${p.data.provider}" is not configured on this server` }])
+    if (p.data.provider && !gen.providerNames.includes(p.data.provider)) return badRequest(res, [{ field: 'body.provider', message: `"${p.data.provider}" is not configured on this server` }])
     const { variations, ...one } = p.data
     const results = await gen.generateBatch(one, variations)
     res.json({ results, ok: results.filter((x) => x.ok).length })
@@ -70,13 +77,13 @@ export function generatorRouter(deps: GeneratorDeps & { generator?: ReelGenerato
   r.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err)
     const e = err as { type?: string; status?: number; message?: string }
-    if (e?.type === 'entity.parse.failed') return badRequest(res, [{ field: '(body)', message: 'not valid JSON' }])
-    if (e?.type === 'entity.too.large') return res.status(413).json({ error: { code: 'INPUT_OVERSIZED', message: 'body larger than 64 kB' } })
+    if (e?.type === 'entity.parse.failed') return badRequest(res, [{ field: 'body', message: 'not valid JSON' }])
+    if (e?.type === 'entity.too.large') return res.status(413).json({ error: { code: 'invalid_request', message: 'body: larger than 64 kB', field: 'body' } })
     if (err instanceof TrendwireError && err.domain === 'user') {
-      const field = typeof err.details?.field === 'string' ? err.details.field : '(body)'
+      const field = typeof err.details?.field === 'string' ? `body.${err.details.field}` : 'body'
       return badRequest(res, [{ field, message: err.message }])
     }
-    res.status(500).json({ error: { code: 'INTERNAL', message: e?.message ?? 'internal error' } })
+    res.status(500).json({ error: { code: 'internal', message: e?.message ?? 'internal error' } })
   })
   return r
 }
