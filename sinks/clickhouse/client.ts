@@ -41,6 +41,8 @@ export interface ClickHouseCapabilities {
   dedupToken: boolean
   /** MergeTree tables can keep insert hashes without replication (`non_replicated_deduplication_window`, ≥ 20.x). */
   nonReplicatedDedup: boolean
+  /** JSONCompactEachRow is an input format (not in 18.16: the sink falls back to JSONEachRow). */
+  compactJson: boolean
 }
 
 export interface ClickHouse {
@@ -107,11 +109,12 @@ async function detectCapabilities(client: ClickHouseClient): Promise<ClickHouseC
   const rs = await client.query({
     query: `SELECT version() AS version,
       (SELECT count() FROM system.settings WHERE name = 'insert_deduplication_token') AS token,
-      (SELECT count() FROM system.merge_tree_settings WHERE name = 'non_replicated_deduplication_window') AS window`,
+      (SELECT count() FROM system.merge_tree_settings WHERE name = 'non_replicated_deduplication_window') AS window,
+      (SELECT count() FROM system.formats WHERE name = 'JSONCompactEachRow' AND is_input) AS compact`,
     format: 'JSONEachRow',
   })
-  const [row] = await rs.json<{ version: string; token: number | string; window: number | string }>()
-  return { version: row.version, dedupToken: Number(row.token) > 0, nonReplicatedDedup: Number(row.window) > 0 }
+  const [row] = await rs.json<{ version: string; token: number | string; window: number | string; compact: number | string }>()
+  return { version: row.version, dedupToken: Number(row.token) > 0, nonReplicatedDedup: Number(row.window) > 0, compactJson: Number(row.compact) > 0 }
 }
 
 /** Quotes an identifier (table or column) with backquotes; ClickHouse escapes a backquote with a backslash. */

@@ -12,7 +12,7 @@ import type { DeadLetter, MetricsSink, Sink, SinkContext } from '../../streams/t
 import { noMetrics } from '../../streams/metrics.ts'
 import type { ClickHouse } from './client.ts'
 import { Inserter, retryOptionsSchema, type RetryOptions } from './insert.ts'
-import { deadLetterRows } from './rows.ts'
+import { deadLetterRows, lineAsObject, lineSerializer } from './rows.ts'
 
 /** A chunk a ClickHouseSink could not insert for a reason that retrying will not fix. */
 export interface RejectedChunk {
@@ -20,8 +20,9 @@ export interface RejectedChunk {
   table: string
   /** The chunk's deduplication token (deterministic; see sink.ts). */
   token: string
-  /** The rows, one JSONEachRow line each. */
+  /** The rows as sent, one serialised line each, and the columns they fill. */
   lines: string[]
+  columns: readonly string[]
   error: TrendwireError
 }
 
@@ -29,33 +30,36 @@ export interface DeadLetterTarget {
   rejected(chunk: RejectedChunk, signal: AbortSignal): Promise<void>
 }
 
-/** One DeadLetter per refused row: code SINK_REJECTED, position "<token>#<row>". */
+/** One DeadLetter per refused row: code SINK_REJECTED, position "<token>#<row>", payload the row as a JSON object. */
 export function rejectedToDeadLetters(c: RejectedChunk, at = Date.now()): DeadLetter[] {
   const out: DeadLetter[] = new Array(c.lines.length)
   for (let i = 0; i < c.lines.length; i++) {
-    out[i] = { source: `clickhouse:${c.sink}`, partition: c.table, position: `${c.token}#${i}`, code: 'SINK_REJECTED', reason: c.error.message, payload: Buffer.from(c.lines[i]), at }
+    out[i] = { source: `clickhouse:${c.sink}`, partition: c.table, position: `${c.token}#${i}`, code: 'SINK_REJECTED', reason: c.error.message, payload: Buffer.from(lineAsObject(c.lines[i], c.columns)), at }
   }
   return out
 }
 
 export class ClickHouseDeadLetterTable implements DeadLetterTarget {
   private readonly inserter: Inserter
-  private readonly useToken: Promise<boolean>
+  private readonly caps: Promise<{ token: boolean; compact: boolean }>
   metrics: MetricsSink = noMetrics
 
   constructor(private readonly ch: ClickHouse, opts: { table?: string; retry?: Partial<RetryOptions>; logger?: Logger } = {}) {
     const log = opts.logger ?? pino({ level: process.env.TRENDWIRE_LOG_LEVEL ?? 'info' })
     this.inserter = new Inserter(ch, opts.table ?? deadLetterRows.table, deadLetterRows.columns, retryOptionsSchema.parse(opts.retry ?? {}), { sink: 'dead-letters', log, metrics: () => this.metrics })
-    this.useToken = ch.capabilities().then((c) => c.dedupToken, () => false)
+    this.caps = ch.capabilities().then((c) => ({ token: c.dedupToken, compact: c.compactJson }), () => ({ token: false, compact: false }))
   }
 
   async rejected(c: RejectedChunk, signal: AbortSignal): Promise<void> {
     const letters = rejectedToDeadLetters(c)
+    const caps = await this.caps
+    this.inserter.setCompact(caps.compact)
+    const line = lineSerializer(deadLetterRows, caps.compact)
     let body = ''
-    for (const d of letters) body += deadLetterRows.line(d, d.at) + '\n'
+    for (const d of letters) body += line(d, d.at) + '\n'
     const token = `${c.token}-dead-letters`
     const settings: Record<string, string | number> = { input_format_skip_unknown_fields: 0 }
-    if (await this.useToken) settings.insert_deduplication_token = token
+    if (caps.token) settings.insert_deduplication_token = token
     await this.inserter.insert(Buffer.from(body), letters.length, settings, token, signal)
   }
 }

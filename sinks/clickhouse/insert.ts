@@ -1,10 +1,11 @@
 // One insert of pre-serialised rows into one table, retried until it lands or is refused.
 //
-// Wire format: JSONEachRow — one JSON object per line, keys = column names, sent as the request body
-// of `INSERT INTO db.table (col, …) FORMAT JSONEachRow`. Rows are serialised once, by the sink, into
-// one Buffer per chunk that every retry resends unchanged (the dedup token must name identical bytes).
-// JSONEachRow is understood by every ClickHouse we target (18.16 through chDB 26) and by clickhouse-js's
-// exec() on both connections; DateTime64(3) columns take integer epoch milliseconds, DateTime integer seconds.
+// Wire format: the request body of `INSERT INTO db.table (col, …) FORMAT JSONCompactEachRow` — one JSON
+// array per line, values in column order (rows.ts) — or FORMAT JSONEachRow (one object per line) for
+// servers without JSONCompactEachRow input (18.16). Rows are serialised once, by the sink, into one
+// Buffer per chunk that every retry resends unchanged (the dedup token must name identical bytes).
+// Both go through clickhouse-js's exec() on either connection; DateTime64(3) columns take integer
+// epoch milliseconds.
 //
 // Retries: exponential backoff with equal jitter (delay in [cap/2, cap], cap = min(max, initial·2^n)),
 // forever unless giveUpAfterMs is set — while ClickHouse is down the caller is held, nothing is dropped.
@@ -54,7 +55,8 @@ export function qualifiedTable(ch: ClickHouse, table: string): { database: strin
 }
 
 export class Inserter {
-  private readonly sql: string
+  private sqlHead: string
+  private sql: string
   readonly table: string
 
   constructor(
@@ -66,11 +68,17 @@ export class Inserter {
   ) {
     const q = qualifiedTable(ch, table)
     this.table = `${q.database}.${q.table}`
-    this.sql = `INSERT INTO ${q.sql} (${columns.map(quoteIdent).join(', ')}) FORMAT JSONEachRow`
+    this.sqlHead = `INSERT INTO ${q.sql} (${columns.map(quoteIdent).join(', ')}) FORMAT `
+    this.sql = this.sqlHead + 'JSONCompactEachRow'
+  }
+
+  /** JSONCompactEachRow (arrays) where the server reads it, else JSONEachRow (objects). */
+  setCompact(compact: boolean): void {
+    this.sql = this.sqlHead + (compact ? 'JSONCompactEachRow' : 'JSONEachRow')
   }
 
   /**
-   * Inserts `body` (JSONEachRow, newline-terminated) and resolves once ClickHouse acknowledged it.
+   * Inserts `body` (one serialised row per line, newline-terminated) and resolves once ClickHouse acknowledged it.
    * Retryable failures are retried with backoff until `signal` aborts or giveUpAfterMs passes.
    */
   async insert(body: Buffer, rows: number, settings: Record<string, string | number | boolean>, token: string | undefined, signal: AbortSignal): Promise<void> {

@@ -2,7 +2,7 @@
 // only (a server over HTTP or chDB in process; client.ts). Design notes and the reasoning behind the
 // token scheme: docs/clickhouse.md.
 //
-// Rows are serialised on write() into JSONEachRow lines and cut into chunks of `chunkRows`; each
+// Rows are serialised on write() into JSONCompactEachRow lines (rows.ts) and cut into chunks of `chunkRows`; each
 // closed chunk is one INSERT (one part), sent by a single background loop in order, retried with
 // backoff while ClickHouse is unavailable (insert.ts). write() returns a Promise while more than
 // `highWaterMarkRows` rows wait, so the runner stops polling (backpressure) — a ClickHouse outage holds
@@ -42,7 +42,7 @@ import { quoteString, type ClickHouse } from './client.ts'
 import type { DeadLetterTarget } from './dead-letters.ts'
 import { clickHouseFailure } from './errors.ts'
 import { Inserter, qualifiedTable, retryOptionsSchema } from './insert.ts'
-import type { RowFormat } from './rows.ts'
+import { lineSerializer, type RowFormat } from './rows.ts'
 
 export const clickHouseSinkOptionsSchema = z.object({
   /** Target table; default: the format's table. "db.table" or a table in the connection's database. */
@@ -120,6 +120,7 @@ export class ClickHouseSink<T> implements Sink<T> {
   private abort = new AbortController()
   private timer: NodeJS.Timeout | null = null
   private sendToken = false
+  private line: (value: T, time: number) => string
   private settings: Record<string, string | number | boolean>
   /** Set by open(). */
   dedup: DedupMode = 'none'
@@ -135,6 +136,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     this.deadLetters = deps.deadLetters
     this.labels = { sink: name }
     this.inserter = new Inserter(ch, this.table, format.columns, this.opts.retry, { sink: name, log: this.log, metrics: () => this.metrics })
+    this.line = lineSerializer(format, true)
     // Rejected rows must not vanish silently: unknown JSON keys are an error, not skipped.
     this.settings = { input_format_skip_unknown_fields: 0, ...this.opts.insertSettings }
   }
@@ -150,6 +152,8 @@ export class ClickHouseSink<T> implements Sink<T> {
     // Always send the token where the setting exists: on chDB a SET persists on the connection, so a
     // token left from another sink's insert would otherwise apply to ours.
     this.sendToken = caps.dedupToken
+    this.line = lineSerializer(this.format, caps.compactJson)
+    this.inserter.setCompact(caps.compactJson)
     if (this.opts.checkTable) await this.checkTable(caps.dedupToken)
     if (!this.opts.exactlyOnce && this.opts.flushIntervalMs > 0) {
       this.timer = setInterval(() => { this.closeOpen(); this.kick() }, this.opts.flushIntervalMs)
@@ -193,7 +197,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     if (this.failure) throw this.failure
     if (ctx && this.metrics === noMetrics) this.metrics = ctx.metrics
     const { values, times } = batch
-    const line = this.format.line
+    const line = this.line
     const chunkRows = this.opts.chunkRows
     let open = this.openRows
     for (let i = 0; i < values.length; i++) {
@@ -355,7 +359,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     this.log.error({ sink: this.name, table: this.table, rows: c.rows, token: c.token, err: error.message }, 'clickhouse refused a chunk: rows sent to dead letters')
     const text = c.body!.toString('utf8')
     const lines = text.slice(0, text.length - 1).split('\n')
-    await this.deadLetters.rejected({ sink: this.name, table: this.inserter.table, token: c.token!, lines, error }, this.abort.signal)
+    await this.deadLetters.rejected({ sink: this.name, table: this.inserter.table, token: c.token!, lines, columns: this.format.columns, error }, this.abort.signal)
   }
 
   /** Metadata calls at open: same retry policy as inserts. */

@@ -366,7 +366,7 @@ test('server (clickhouse-server 18.16): kill -9 mid-stream, start again — the 
     const format = (table: string): RowFormat<HashtagWindowCount> => ({
       table,
       columns: ['hashtag', 'window_start_ms', 'window_end_ms', 'count', 'revision'],
-      line: (r) => JSON.stringify({ hashtag: r.hashtag, window_start_ms: r.windowStart, window_end_ms: r.windowEnd, count: r.count, revision: r.revision }),
+      row: (r) => [r.hashtag, r.windowStart, r.windowEnd, r.count, r.revision],
     })
     const parts = firehose(21, 40_000)
     const opts = { chunkRows: 150, highWaterMarkRows: 600, retry: { initialDelayMs: 50, maxDelayMs: 500 } }
