@@ -7,7 +7,9 @@ import { AlertRuleSchema, apiRegistry, EntityTypeSchema, PlatformSchema, StageSc
 
 /** A comma-separated list in a query string ("a,b"), each item validated by `item`. */
 export function csv<T extends z.ZodType<string>>(item: T, what: string) {
-  return z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0)).pipe(z.array(item))
+  // The array's items are enums, whose input type is narrower than string: zod checks that at run time.
+  const list = z.array(item) as unknown as z.ZodType<z.output<T>[], string[]>
+  return z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0)).pipe(list)
     .describe(`comma-separated list of ${what}`)
 }
 
