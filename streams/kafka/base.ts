@@ -30,6 +30,8 @@ export abstract class KafkaSourceBase<T> implements Source<T> {
   /** Positions of the partitions revoked in the last rebalance: if one comes straight back, we continue where we were. */
   private lastRevoked = new Map<string, string>()
   private fetchPaused = false
+  /** Partitions the client was told to pause (and not yet to resume). */
+  private readonly clientPaused = new Set<string>()
   private userPaused = false
   protected failure: Error | null = null
   protected closed = false
@@ -166,7 +168,7 @@ export abstract class KafkaSourceBase<T> implements Source<T> {
       this.buffer.assign(id, pos)
       if (pos !== undefined) seeks[id] = pos
     }
-    this.applyFlow(true)
+    this.applyFlow()
     const ids = [...starts.keys()]
     publish({ type: 'assign', source: this.name, partitions: ids, seeks })
     if (ids.length > 0) this.hooks.onAssign(ids)
@@ -180,15 +182,23 @@ export abstract class KafkaSourceBase<T> implements Source<T> {
     this.buffer.wake()
   }
 
-  /** Pauses fetching while the buffer is full or the runner paused us; resumes below the low-water mark. */
-  protected applyFlow(force = false): void {
+  /**
+   * Pauses fetching while the buffer is full or the runner paused us; resumes below the low-water
+   * mark. Only partitions whose state changes are sent to the client: resuming a partition that was
+   * never paused makes librdkafka restart its fetch, which is wasted work at best.
+   */
+  protected applyFlow(): void {
     const full = this.buffer.full || (this.fetchPaused && !this.userPaused && !this.buffer.belowLowWater)
     const want = this.userPaused || full
-    if (want === this.fetchPaused && !force) return
     const changed = want !== this.fetchPaused
     this.fetchPaused = want
-    const tps = groupByTopic(this.buffer.partitions())
-    if (tps.length > 0) this.setFetching(want, tps)
+    const delta: string[] = []
+    if (want) {
+      for (const id of this.buffer.partitions()) if (!this.clientPaused.has(id)) { this.clientPaused.add(id); delta.push(id) }
+    } else {
+      for (const id of this.clientPaused) if (this.buffer.owns(id)) { this.clientPaused.delete(id); delta.push(id) }
+    }
+    if (delta.length > 0) this.setFetching(want, groupByTopic(delta))
     if (changed) {
       publish({
         type: want ? 'pause' : 'resume',
@@ -198,6 +208,11 @@ export abstract class KafkaSourceBase<T> implements Source<T> {
         reason: this.userPaused ? 'user' : 'backpressure',
       })
     }
+  }
+
+  /** The client forgot these partitions' pause state (librdkafka does on unassign; kafkajs keeps it). */
+  protected forgetPaused(ids: readonly string[]): void {
+    for (const id of ids) this.clientPaused.delete(id)
   }
 
   protected get isFetchPaused(): boolean {

@@ -94,9 +94,10 @@ export class RdkafkaSource<T> extends KafkaSourceBase<T> {
       'fetch.wait.max.ms': cfg.fetchMaxWaitMs,
       'fetch.max.bytes': cfg.fetchMaxBytes,
       'max.partition.fetch.bytes': cfg.fetchMaxBytesPerPartition,
-      // librdkafka's own prefetch queue, in front of ours: keep it about the size of ours.
+      // librdkafka's own prefetch queue, in front of ours: bounded in bytes about like ours. (Not
+      // queued.min.messages: above it librdkafka 2.0 backs a partition's fetches off for a whole
+      // second, which with a small value throttles the consumer to one batch per second.)
       'queued.max.messages.kbytes': Math.max(1024, Math.min(65536, Math.ceil(cfg.maxQueuedBytes / 1024))),
-      'queued.min.messages': cfg.maxQueuedMessages,
       'rebalance_cb': (err: RdkafkaError, assignment: TopicPartitionOffset[]) => this.onRebalance(err, assignment),
       'offset_commit_cb': true,
       ...cfg.rdkafka,
@@ -208,13 +209,14 @@ export class RdkafkaSource<T> extends KafkaSourceBase<T> {
     if (code !== ERR__REVOKE_PARTITIONS) this.log('error', `rebalance error: ${err?.message ?? 'unknown'}; giving up the assignment`)
     if (this.closed || code !== ERR__REVOKE_PARTITIONS) {
       this.buffer.revoke(ids)
-      this.safeUnassign()
+      this.unassignAll(ids)
       return
     }
-    void this.revoking(ids).finally(() => this.safeUnassign())
+    void this.revoking(ids).finally(() => this.unassignAll(ids))
   }
 
-  private safeUnassign(): void {
+  private unassignAll(ids: string[]): void {
+    this.forgetPaused(ids)
     try {
       this.consumer.unassign()
     } catch (e) {
