@@ -41,6 +41,10 @@ export interface VideoFeatures {
   language: string
   /** caption length in UTF-16 code units */
   captionLength: number
+  /** views from postedAt to windowEnd; optional (added in v2), null when not computed */
+  viewsSincePosting?: number | null
+  /** engagements of every type (views included) from postedAt to windowEnd; optional (added in v2), null when not computed */
+  engagementsSincePosting?: number | null
 }
 
 /** One feature's part in a prediction. */

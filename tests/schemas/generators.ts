@@ -105,6 +105,7 @@ export function videoFeatures(r: Rng): VideoFeatures {
     minutesSincePosting: Math.abs(r.double(600)), creatorFollowers: r.int(0, 2 ** 35),
     hashtags: Array.from({ length: r.int(0, 4) }, () => r.str(8)), soundId: r.nullable(() => `s${r.int(0, 100)}`),
     language: 'en', captionLength: r.int(0, 2200),
+    viewsSincePosting: r.nullable(() => r.int(0, 1e9)), engagementsSincePosting: r.nullable(() => r.int(0, 1e9)),
   }
 }
 
