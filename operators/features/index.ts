@@ -1,0 +1,5 @@
+export * from './aggregate.ts'
+export * from './context.ts'
+export * from './creator.ts'
+export * from './options.ts'
+export * from './post.ts'
