@@ -148,7 +148,9 @@ export function planSegments(lengthSec: number): Segments {
 }
 
 function render(tpl: string, v: Vars): string {
-  return tpl.replace(/\{(\w+)\}/g, (_, k: string) => (v as unknown as Record<string, string>)[k] ?? '')
+  const t = tpl.replace(/\{(\w+)\}/g, (_, k: string) => (v as unknown as Record<string, string>)[k] ?? '')
+  // a sentence that starts with a trend name ("cooking just got…") starts with a capital
+  return t.charAt(0).toUpperCase() + t.slice(1)
 }
 
 /** Spoken label of a trend: hashtags and terms as words, sounds as "this sound". */

@@ -1,0 +1,163 @@
+// The in-process demo stack the browser test (and the latency benchmark) drive: synthetic firehose →
+// topology → RadarState + TrendContext + post index → express app (Trend Radar page, its polling
+// endpoint, the Reel generator) on an ephemeral port.
+//
+// STAND-INS. When this was written the product's trend detector (operators/trends/), virality
+// topology (topologies/virality.ts) and alert rules (operators/alerts/) had not landed, nor had the
+// API/WebSocket server (server/api/, server/ws/). So this topology derives the three output types
+// with deliberately simple stand-in logic, clearly labelled, only so the page has live data of the
+// right shape:
+//   trends  per (platform, hashtag) 1-minute post counts; EWMA baseline and spread; score =
+//           max(0, z) · log2(1 + count); emerging/rising/peaking/declining from z and growth
+//   scores  per post, at 8, 16, 32, … engagement events: predictedFinalEngagement = 2.5 × count,
+//           probTop1Pct = 1 − e^(−count/400)  (modelVersion "e2e-stand-in")
+//   alerts  keyword_trend when a watched hashtag's trend turns emerging or rising
+// Replace them with the real topologies as they land; the page and the generator only see
+// TrendSignal, ViralityScore and BrandAlert records.
+import express from 'express'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import pino from 'pino'
+import type { Engagement, FirehoseEvent, Platform, PostPublished } from '../../schemas/events.ts'
+import type { BrandAlert, LifecycleStage, TrendSignal, ViralityScore } from '../../schemas/outputs.ts'
+import { MemoryCheckpointStore } from '../../streams/checkpoint.ts'
+import { Runner } from '../../streams/runner.ts'
+import { SyntheticSource, type SyntheticOptionsInput } from '../../streams/sources/synthetic.ts'
+import { Topology } from '../../streams/topology.ts'
+import type { Sink, Source } from '../../streams/types.ts'
+import { count, tumbling, type WindowResult } from '../../streams/windows.ts'
+import { generatorRouter, InMemoryPostIndex, type GeneratorConfigInput } from '../../server/generator/index.ts'
+import { RadarState, radarRouter } from '../../dashboards/trend-radar.ts'
+import { fold } from '../../server/generator/text.ts'
+
+const MINUTE = 60_000
+
+interface TagWindow { platform: Platform; tag: string }
+interface TrendState { mean: number; varc: number; prev: number; n: number; active: number; stage: LifecycleStage | null }
+
+const isPost = (e: FirehoseEvent): e is PostPublished => e.kind === 'post'
+const isEngagement = (e: FirehoseEvent): e is Engagement => e.kind === 'engagement'
+
+/** Stand-in trend signal from a (platform, tag) window count; see the header. */
+function trendStep(st: TrendState | undefined, r: WindowResult<string, number>): { st: TrendState; signal: TrendSignal | null } {
+  const s = st ?? { mean: 0, varc: 1, prev: 0, n: 0, active: 0, stage: null }
+  const obs = r.value
+  const spread = Math.sqrt(s.varc) + 1
+  const z = s.n < 2 ? (obs >= 4 ? 2 : 0) : (obs - s.mean) / spread
+  const growth = (obs - s.prev) / Math.max(s.prev, 1)
+  let stage: LifecycleStage | null = null
+  const live = s.stage !== null && s.stage !== 'declining'
+  if (z >= 1.2 && obs >= 3) stage = live ? (growth >= 0 ? 'rising' : 'peaking') : 'emerging'
+  else if (live && z >= 0.5) stage = 'peaking'
+  else if (live) stage = 'declining'
+  const [platform, tag] = r.key.split('|') as [Platform, string]
+  const signal: TrendSignal | null = stage === null ? null : {
+    entityType: 'hashtag', entity: tag, platform, windowStart: r.start, windowEnd: r.end, uses: obs, uniqueCreators: obs, totalEngagement: 0,
+    growth, baseline: s.mean, observed: obs, deviation: z, score: Math.max(0, z) * Math.log2(1 + obs), stage,
+    contributingPostIds: [], revision: r.revision,
+  }
+  const a = 0.3
+  const d = obs - s.mean
+  return { st: { mean: s.mean + a * d, varc: (1 - a) * (s.varc + a * d * d), prev: obs, n: s.n + 1, active: stage && stage !== 'declining' ? s.active + 1 : 0, stage }, signal }
+}
+
+export interface DemoSinks {
+  trends: Sink<TrendSignal>[]
+  scores: Sink<ViralityScore>[]
+  alerts: Sink<BrandAlert>[]
+  firehose: Sink<FirehoseEvent>[]
+}
+
+/** Watched hashtags of the demo brand (keyword_trend alerts). */
+export const DEMO_WATCHED = ['food', 'cooking', 'recipe', 'cafe', 'coffee', 'fyp', 'viral', 'dance', 'summer']
+
+/** The stand-in topology (see the header). */
+export function demoTopology(source: Source<FirehoseEvent>, sinks: DemoSinks): Topology {
+  const t = new Topology('e2e-demo')
+  const events = t.from(source, { outOfOrdernessMs: 2_000, idleTimeoutMs: 5_000 })
+  for (const s of sinks.firehose) events.to(s)
+  const trends = events.filter('posts', isPost)
+    .flatMap<TagWindow>('post-tags', (p, time, out) => { for (const h of p.hashtags) out.emit({ platform: p.platform, tag: fold(h) }, time) })
+    .keyBy((u) => `${u.platform}|${u.tag}`)
+    .window(tumbling(MINUTE))
+    .aggregate('tag-counts-1m', count(), { allowedLatenessMs: 0 })
+    .keyBy((r) => r.key)
+    .process<TrendState, TrendSignal>('trend-stand-in', {
+      processElement(st, r, time, ctx) {
+        const { st: next, signal } = trendStep(st, r)
+        if (signal) ctx.emit(signal, time)
+        return next
+      },
+    }, { ttlMs: 60 * MINUTE, maxKeys: 200_000 })
+  for (const s of sinks.trends) trends.to(s)
+  const alerts = trends
+    .filter('watched-trends', (s) => (s.stage === 'emerging' || s.stage === 'rising') && DEMO_WATCHED.includes(s.entity))
+    .map<BrandAlert>('keyword-trend-alert', (s) => ({
+      alertId: `kt:${s.platform}:${s.entity}:${s.windowEnd}`, brandId: 'kiko-cafe', rule: 'keyword_trend', entity: s.entity, postId: null,
+      severity: s.score > 8 ? 'warning' : 'info', reason: `#${s.entity} is ${s.stage} on ${s.platform}: ${s.observed} posts in a minute against ${s.baseline.toFixed(1)} expected (z ${s.deviation.toFixed(1)})`, at: s.windowEnd,
+    }))
+  for (const s of sinks.alerts) alerts.to(s)
+  const scores = events.filter('engagements', isEngagement)
+    .keyBy((e) => e.postId)
+    .process<number, ViralityScore>('score-stand-in', {
+      processElement(n = 0, e, time, ctx) {
+        const c = n + 1
+        if (c >= 8 && (c & (c - 1)) === 0) {
+          ctx.emit({ postId: e.postId, platform: e.platform, at: time, predictedFinalEngagement: 2.5 * c, probTop1Pct: 1 - Math.exp(-c / 400), modelVersion: 'e2e-stand-in', topFeatures: [] }, time)
+        }
+        return c
+      },
+    }, { ttlMs: 6 * 60 * MINUTE, maxKeys: 500_000 })
+  for (const s of sinks.scores) scores.to(s)
+  return t
+}
+
+export interface DemoStackOptions {
+  source?: SyntheticOptionsInput
+  generator?: GeneratorConfigInput
+  /** extra sinks (e.g. a latency probe) */
+  extra?: Partial<DemoSinks>
+  pollMs?: number
+}
+
+export interface DemoStack {
+  url: string
+  state: RadarState
+  posts: InMemoryPostIndex
+  runner: Runner
+  server: Server
+  /** resolves when the runner stops (stop() or end of input) */
+  done: Promise<unknown>
+  stop(): Promise<void>
+}
+
+/** Starts the firehose, the stand-in topology and the HTTP app on 127.0.0.1:0. */
+export async function startDemoStack(o: DemoStackOptions = {}): Promise<DemoStack> {
+  const state = new RadarState()
+  const posts = new InMemoryPostIndex({ maxPosts: 20_000 })
+  const source = new SyntheticSource({ seed: 7, eventsPerSecond: 100, realtime: true, speed: 60, partitions: 2, ...o.source })
+  const topology = demoTopology(source, {
+    trends: [state.trendSink(), ...(o.extra?.trends ?? [])],
+    scores: [state.scoreSink(), ...(o.extra?.scores ?? [])],
+    alerts: [state.alertSink(), ...(o.extra?.alerts ?? [])],
+    firehose: [posts.sink(), ...(o.extra?.firehose ?? [])],
+  })
+  const runner = new Runner(topology, { checkpointIntervalMs: 0, maxBatchRecords: 2048, checkpointAtEnd: false }, {
+    store: new MemoryCheckpointStore(), logger: pino({ level: 'silent' }),
+  })
+  const app = express()
+  app.use(generatorRouter({ context: state.trends, posts, config: o.generator }))
+  app.use(radarRouter({ state, pollMs: o.pollMs ?? 500 }))
+  const server = await new Promise<Server>((resolve, reject) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); s.on('error', reject) })
+  const { port } = server.address() as AddressInfo
+  const done = runner.run()
+  return {
+    url: `http://127.0.0.1:${port}`, state, posts, runner, server, done,
+    async stop() {
+      runner.stop()
+      await done.catch(() => {})
+      server.closeAllConnections()
+      await new Promise<void>((r) => server.close(() => r()))
+    },
+  }
+}
