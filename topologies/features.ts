@@ -1,11 +1,13 @@
 // Topology: feature enrichment — one VideoFeatures record per post per sliding window. Wiring only;
 // the logic lives in operators/features/.
 //
-//   firehose ─┬─ posts ─ table posts-by-id ───────────────┬──────────────┐
-//             ├─ creator updates ─ table creators-by-id ──│──────────────│───────────┐
-//             └─ engagements ─ join post (completion) ─ by post ─ hopping window ─ join post ─ join creator
+//   firehose ─┬─ posts ─ table posts-by-id ──────────────┐
+//             ├─ creator updates ─ table creators-by-id ─│──────────────────────────────────┐
+//             └─ engagements ─ join post (static context, completion) ─ by post ─ hopping window ─ join creator
 //                 ─ by post: rates, velocity, acceleration, counts since posting, baseline samples
 //                 ─ by creator: rolling-median baseline, ratio ─ VideoFeatures
+// The post's static context rides through the window in the accumulator (operators/features/aggregate.ts
+// says why), so the post table is read when an engagement arrives, not when its window fires.
 //   engagements beyond the window's allowed lateness → late
 import type { CreatorUpdated, Engagement, FirehoseEvent, PostPublished } from '../schemas/events.ts'
 import type { VideoFeatures } from '../schemas/outputs.ts'
@@ -46,7 +48,7 @@ export function videoFeatures(events: Stream<FirehoseEvent>, o: FeaturesOptions)
     .window(hopping(o.windowSizeMs, o.windowSlideMs))
     .aggregate('post-engagement-window', engagementAggregate(o.windowSlideMs), { allowedLatenessMs: o.allowedLatenessMs })
   const features = windows
-    .join('window-post', postsById, (r) => r.key, postWindow, { waitMs: o.joinWaitMs })
+    .map('window-post', postWindow)
     .filter('known-posts', isKnown)
     // a creator without a profile update keeps the post's follower count (reported on the join's unmatched side)
     .join('window-creator', creatorsById, (w) => w.creatorId, withCreator)

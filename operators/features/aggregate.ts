@@ -7,8 +7,14 @@
 // accumulator records its own [paneStart, views, engagements]; merging keeps the list, so every
 // window result says exactly what each of its panes held. The per-post stage (post.ts) keeps the
 // recent panes and folds older ones into a running total.
+//
+// The accumulator also keeps a reference to the post (from the join before the window), so a window
+// result carries its post's static context without a second lookup in the post table when it fires:
+// at the end of input the +∞ watermark expires every table row (TTL) before the windows it closes
+// fire, and a lookup then would find nothing. The reference costs a pointer per pane; a checkpoint
+// (one v8 serialisation) stores each post once however many panes point at it.
 import type { AggregateFunction } from '../../streams/windows.ts'
-import type { EngagementType } from '../../schemas/events.ts'
+import type { EngagementType, PostPublished } from '../../schemas/events.ts'
 
 /** One engagement reduced to what the aggregate needs (after the join with its post). */
 export interface EngagementFact {
@@ -18,6 +24,8 @@ export interface EngagementFact {
   watchTimeSec: number | null
   /** the view was watched to the end: watchTimeSec >= the post's durationSec */
   completed: boolean
+  /** the post, from the post table; null when it never arrived */
+  post: PostPublished | null
 }
 
 /** Counts of one post over one pane or window. Plain numbers: structured-clone safe for checkpoints. */
@@ -37,10 +45,12 @@ export interface EngagementCounts {
   completed: number
   /** flat [paneStart, views, total] per pane, ascending by paneStart */
   panes: number[]
+  /** the post (static context), from the first engagement that had it */
+  post: PostPublished | null
 }
 
 export function emptyCounts(): EngagementCounts {
-  return { views: 0, likes: 0, shares: 0, comments: 0, saves: 0, follows: 0, total: 0, watched: 0, watchSum: 0, completed: 0, panes: [] }
+  return { views: 0, likes: 0, shares: 0, comments: 0, saves: 0, follows: 0, total: 0, watched: 0, watchSum: 0, completed: 0, panes: [], post: null }
 }
 
 /** Merge of two sorted flat pane lists; panes present in both are summed. Allocates; mutates neither. */
@@ -80,6 +90,7 @@ export function engagementAggregate(slideMs: number): AggregateFunction<Engageme
         case 'follow': acc.follows++; break
       }
       acc.total++
+      if (acc.post === null) acc.post = f.post
       const r = time % slideMs
       const pane = time - (r < 0 ? r + slideMs : r)
       const p = acc.panes
@@ -99,6 +110,7 @@ export function engagementAggregate(slideMs: number): AggregateFunction<Engageme
         views: a.views + b.views, likes: a.likes + b.likes, shares: a.shares + b.shares, comments: a.comments + b.comments,
         saves: a.saves + b.saves, follows: a.follows + b.follows, total: a.total + b.total, watched: a.watched + b.watched,
         watchSum: a.watchSum + b.watchSum, completed: a.completed + b.completed, panes: mergePanes(a.panes, b.panes),
+        post: a.post ?? b.post,
       }
     },
     // A copy: for a single-pane window the operator hands over the live pane accumulator.

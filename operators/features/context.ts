@@ -12,11 +12,15 @@ import type { PostWindow } from './post.ts'
  */
 export function engagementFact(e: Engagement, post: PostPublished | undefined): EngagementFact {
   const w = e.type === 'view' ? e.watchTimeSec : null
-  return { postId: e.postId, type: e.type, watchTimeSec: w, completed: w !== null && post !== undefined && w >= post.durationSec }
+  return { postId: e.postId, type: e.type, watchTimeSec: w, completed: w !== null && post !== undefined && w >= post.durationSec, post: post ?? null }
 }
 
-/** A post's window result with the post's static context; null when the post is unknown (dropped). */
-export function postWindow(r: WindowResult<string, EngagementCounts>, post: PostPublished | undefined): PostWindow | null {
+/**
+ * A post's window result with the post's static context (carried through the window from the join
+ * before it); null when the post is unknown (dropped).
+ */
+export function postWindow(r: WindowResult<string, EngagementCounts>): PostWindow | null {
+  const post = r.value.post
   if (!post) return null
   return {
     postId: post.postId, platform: post.platform, creatorId: post.creatorId, postedAt: post.postedAt,

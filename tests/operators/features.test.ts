@@ -55,10 +55,10 @@ async function windows(): Promise<WindowResult<string, EngagementCounts>[]> {
 test('windowed aggregate: counts by type, watch time, completions and the per-pane breakdown', async () => {
   const w = await windows()
   assert.deepEqual(w.map((r) => [r.start - T0, r.end - T0]), [[-2 * MIN, 2 * MIN], [0, 4 * MIN], [2 * MIN, 6 * MIN], [4 * MIN, 8 * MIN]])
-  assert.deepEqual(w[0].value, { views: 2, likes: 1, shares: 0, comments: 0, saves: 0, follows: 0, total: 3, watched: 2, watchSum: 30, completed: 1, panes: [T0, 2, 3] })
-  assert.deepEqual(w[1].value, { views: 4, likes: 1, shares: 1, comments: 0, saves: 0, follows: 0, total: 6, watched: 3, watchSum: 55, completed: 2, panes: [T0, 2, 3, T0 + 2 * MIN, 2, 3] })
+  assert.deepEqual(w[0].value, { views: 2, likes: 1, shares: 0, comments: 0, saves: 0, follows: 0, total: 3, watched: 2, watchSum: 30, completed: 1, panes: [T0, 2, 3], post })
+  assert.deepEqual(w[1].value, { views: 4, likes: 1, shares: 1, comments: 0, saves: 0, follows: 0, total: 6, watched: 3, watchSum: 55, completed: 2, panes: [T0, 2, 3, T0 + 2 * MIN, 2, 3], post })
   assert.deepEqual(w[2].value.panes, [T0 + 2 * MIN, 2, 3, T0 + 4 * MIN, 0, 1])
-  assert.deepEqual(w[3].value, { views: 0, likes: 0, shares: 0, comments: 1, saves: 0, follows: 0, total: 1, watched: 0, watchSum: 0, completed: 0, panes: [T0 + 4 * MIN, 0, 1] })
+  assert.deepEqual(w[3].value, { views: 0, likes: 0, shares: 0, comments: 1, saves: 0, follows: 0, total: 1, watched: 0, watchSum: 0, completed: 0, panes: [T0 + 4 * MIN, 0, 1], post })
 })
 
 function postStage() {
@@ -68,7 +68,7 @@ function postStage() {
 test('per-post stage: exact rates, velocity, acceleration, watch time, completion and counts since posting', async () => {
   const w = await windows()
   const h = new OperatorHarness(postStage())
-  await h.feed(w.map((r) => [postWindow(r, post)!, r.end - 1]))
+  await h.feed(w.map((r) => [postWindow(r)!, r.end - 1]))
   const drafts = h.values().filter((o): o is FeatureDraft => o.kind === 'features').map((d) => d.features)
   assert.equal(drafts.length, 4)
   const pick = (f: VideoFeatures) => [f.viewsPerMin, f.likesPerMin, f.sharesPerMin, f.commentsPerMin, f.velocity, f.acceleration, f.engagementRate, f.shareRate, f.avgWatchTimeSec, f.completionRate, f.viewsSincePosting, f.engagementsSincePosting, f.minutesSincePosting]
@@ -94,7 +94,7 @@ test('per-post stage: exact rates, velocity, acceleration, watch time, completio
 test('per-post stage: a baseline age with no window of the post records velocity 0 when the watermark passes it', async () => {
   const w = await windows()
   const h = new OperatorHarness(postStage())
-  await h.feed([[postWindow(w[0], post)!, w[0].end - 1]]) // only the first window: registers timers for both ages
+  await h.feed([[postWindow(w[0])!, w[0].end - 1]]) // only the first window: registers timers for both ages
   await h.watermarkTo(T0 + 4 * MIN - 2)
   assert.equal(h.values().filter((o) => o.kind === 'sample').length, 0)
   await h.watermarkTo(T0 + 4 * MIN - 1) // the age-2 window (end 4:00) would have fired by now: it had no engagement
@@ -105,7 +105,7 @@ test('per-post stage: a baseline age with no window of the post records velocity
 
 test('per-post stage: a snapshot restored mid-stream gives the same output as an uninterrupted run', async () => {
   const w = await windows()
-  const records: Array<[PostWindow, number]> = w.map((r) => [postWindow(r, post)!, r.end - 1])
+  const records: Array<[PostWindow, number]> = w.map((r) => [postWindow(r)!, r.end - 1])
   const ref = new OperatorHarness(postStage())
   await ref.feed(records.slice(0, 2))
   await ref.watermarkTo(T0 + 4 * MIN)
@@ -139,25 +139,30 @@ test('per-creator stage: ratio to the median of the creator\'s earlier posts at 
   assert.deepEqual(h.values().map((f) => f.ratioToCreatorBaseline), [null, 1.5, 1, 0.75, 0.1 / 50, 0.1 / 0.25])
 })
 
-test('joins: a window result waits for its post, takes its static context, and a newer profile update\'s follower count', async () => {
+test('joins: an engagement waits for its post, takes its duration (completion) and static context through the window; a newer profile update wins', async () => {
   const posts = new TableOperator<string, PostPublished>('posts-by-id', (p) => p.postId)
-  const join = new TableJoinOperator('window-post', posts, (r: WindowResult<string, EngagementCounts>) => r.key, postWindow, { waitMs: 5 * MIN })
-  const h = new OperatorHarness(join)
-  const w = await windows()
-  await h.feed([[w[0], w[0].end - 1]])
-  assert.equal(h.output.length, 0, 'the post is not in the table yet: the result waits')
+  const h = new OperatorHarness(new TableJoinOperator('engagement-post', posts, (e: Engagement) => e.postId, engagementFact, { waitMs: 5 * MIN }))
+  await h.feed([[engagements[0], engagements[0].at]])
+  assert.equal(h.output.length, 0, 'the post is not in the table yet: the engagement waits')
   await posts.processBatch({ values: [post], times: [post.postedAt] })
-  await h.feed([[w[1], w[1].end - 1]])
-  const joined = h.values()
-  assert.deepEqual(joined.map((j) => j?.windowEnd), [w[0].end, w[1].end], 'released in order once the post arrived')
-  assert.deepEqual(joined.map((j) => [j?.creatorId, j?.postedAt, j?.creatorFollowers, j?.captionLength]), [['c1', post.postedAt, 1200, 14], ['c1', post.postedAt, 1200, 14]])
-  // unknown post after the wait: dropped by the topology (postWindow returns null)
-  const h2 = new OperatorHarness(new TableJoinOperator('j2', new TableOperator<string, PostPublished>('t2', (p) => p.postId), (r: WindowResult<string, EngagementCounts>) => r.key, postWindow, { waitMs: MIN }))
-  await h2.feed([[w[0], w[0].end - 1]])
-  await h2.watermarkTo(w[0].end - 1 + MIN)
-  assert.deepEqual(h2.values(), [null])
+  await h.feed(engagements.slice(1).map((e) => [e, e.at]))
+  const facts = h.values()
+  assert.equal(facts.length, engagements.length, 'released in order once the post arrived')
+  assert.deepEqual(facts.map((f) => f.completed), [true, false, false, true, false, false, false], 'watch time >= the post\'s 20 s duration')
+  assert.ok(facts.every((f) => f.post === post))
+  // the window result carries the post's static context to the per-post stage
+  const pw = postWindow((await windows())[1])!
+  assert.deepEqual([pw.postId, pw.creatorId, pw.postedAt, pw.creatorFollowers, pw.hashtags, pw.soundId, pw.language, pw.captionLength, pw.platform],
+    ['p1', 'c1', post.postedAt, 1200, ['fyp', 'cat'], 'snd_9', 'en', 14, 'tiktok'])
+  // a post that never arrives: its engagements go on without it after the wait, and its windows are dropped
+  const h2 = new OperatorHarness(new TableJoinOperator('j2', new TableOperator<string, PostPublished>('t2', (p) => p.postId), (e: Engagement) => e.postId, engagementFact, { waitMs: MIN }))
+  await h2.feed([[engagements[0], engagements[0].at]])
+  await h2.watermarkTo(engagements[0].at + MIN)
+  assert.deepEqual(h2.values().map((f) => [f.post, f.completed]), [[null, false]])
+  assert.equal(h2.side('unmatched').length, 1)
+  const orphan = { key: 'p1', start: T0, end: T0 + 4 * MIN, value: { ...(await windows())[1].value, post: null }, revision: 0 }
+  assert.equal(postWindow(orphan), null)
   // creator profile: an update after the post and before the window's end wins; a later one does not
-  const pw = postWindow(w[1], post)!
   assert.equal(withCreator({ ...pw }, { kind: 'creator', creatorId: 'c1', platform: 'tiktok', followers: 5000, at: T0 + 3 * MIN, displayName: null }).creatorFollowers, 5000)
   assert.equal(withCreator({ ...pw }, { kind: 'creator', creatorId: 'c1', platform: 'tiktok', followers: 9000, at: T0 + 4 * MIN, displayName: null }).creatorFollowers, 1200)
   assert.equal(withCreator({ ...pw }, undefined).creatorFollowers, 1200)
