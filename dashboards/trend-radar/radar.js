@@ -111,8 +111,8 @@ function wsFeed(url) {
   abs.protocol = abs.protocol === 'https:' ? 'wss:' : abs.protocol === 'http:' ? 'ws:' : abs.protocol
   if (apiKey && !abs.searchParams.has('key')) abs.searchParams.set('key', apiKey)
   document.getElementById('feed-kind').textContent = `WebSocket feed ${abs.pathname}`
-  const seq = { trends: 0, scores: 0, alerts: 0 }
-  let epoch = null
+  // per stream: the epoch it was in and the last sequence number seen (for resume after a reconnect)
+  const pos = { trends: { epoch: null, seq: 0 }, scores: { epoch: null, seq: 0 }, alerts: { epoch: null, seq: 0 } }
   let backoff = 500
   const connect = () => {
     setConn('off', 'connecting…')
@@ -123,19 +123,22 @@ function wsFeed(url) {
       switch (m.type) {
         case 'welcome': {
           backoff = 500
-          const resume = epoch === m.epoch && (seq.trends || seq.scores || seq.alerts) ? { epoch, seq: { ...seq } } : undefined
-          if (epoch !== m.epoch) { seq.trends = seq.scores = seq.alerts = 0 }
-          epoch = m.epoch
-          ws.send(JSON.stringify({ type: 'subscribe', streams: ['trends', 'scores', 'alerts'], filter: {}, ...(resume ? { resume } : {}) }))
+          const resume = {}
+          for (const s of ['trends', 'scores', 'alerts']) {
+            const now = m.streams?.[s]?.epoch ?? null
+            if (pos[s].epoch !== null && pos[s].epoch === now && pos[s].seq > 0) resume[s] = { epoch: now, seq: pos[s].seq }
+            else pos[s] = { epoch: now, seq: 0 }
+          }
+          ws.send(JSON.stringify({ type: 'subscribe', streams: ['trends', 'scores', 'alerts'], filter: {}, ...(Object.keys(resume).length ? { resume } : {}) }))
           break
         }
         case 'subscribed': setConn('live', 'live · WebSocket'); break
-        case 'trend': seq.trends = m.seq; applyTrend(m.data); schedule(); break
-        case 'score': seq.scores = m.seq; applyScore(m.data); schedule(); break
-        case 'alert': seq.alerts = m.seq; applyAlert(m.data); schedule(); break
+        case 'trend': pos.trends.seq = m.seq; applyTrend(m.data); schedule(); break
+        case 'score': pos.scores.seq = m.seq; applyScore(m.data); schedule(); break
+        case 'alert': pos.alerts.seq = m.seq; applyAlert(m.data); schedule(); break
         case 'gap':
-          // missed messages cannot be replayed: keep what we have, new updates will refresh the list
-          if (m.reason === 'epoch') { epoch = m.epoch; seq.trends = seq.scores = seq.alerts = 0 }
+          // missed messages cannot be replayed: keep what we have; new updates refresh the lists
+          if (m.reason === 'epoch' && pos[m.stream]) pos[m.stream] = { epoch: m.epoch, seq: 0 }
           break
         case 'error': console.warn('feed refused a message:', m.code, m.message); break
         default: break

@@ -118,6 +118,8 @@ export interface DemoStackOptions {
   /** extra sinks (e.g. a latency probe) */
   extra?: Partial<DemoSinks>
   pollMs?: number
+  /** serve the page in WebSocket mode against this feed URL instead of polling */
+  feed?: { wsUrl: string }
 }
 
 export interface DemoStack {
@@ -147,7 +149,7 @@ export async function startDemoStack(o: DemoStackOptions = {}): Promise<DemoStac
   })
   const app = express()
   app.use(generatorRouter({ context: state.trends, posts, config: o.generator }))
-  app.use(radarRouter({ state, pollMs: o.pollMs ?? 500 }))
+  app.use(radarRouter({ state, pollMs: o.pollMs ?? 500, feed: o.feed }))
   const server = await new Promise<Server>((resolve, reject) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); s.on('error', reject) })
   const { port } = server.address() as AddressInfo
   const done = runner.run()

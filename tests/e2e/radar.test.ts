@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { startDemoStack, type DemoStack } from './demo-pipeline.ts'
+import { FakeFeed } from './fake-feed.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const ARTIFACTS = join(ROOT, 'tests/.artifacts')
@@ -104,3 +105,46 @@ async function trendRows(page: Page): Promise<Array<{ id: string; stage: string;
     return { id: d.id ?? '', stage: d.stage ?? '', windowEnd: Number(d.windowEnd), points: e.querySelectorAll('svg.spark circle').length }
   }))
 }
+
+test('trend radar over the WebSocket feed protocol (against a FAKE feed speaking schemas/api/ws.ts): subscribe, live updates, resume after a drop', { timeout: 120_000 }, async () => {
+  const profile = mkdtempSync(join(tmpdir(), 'trendwire-chromium-'))
+  const feed = new FakeFeed()
+  let stack: DemoStack | null = null
+  let browser: BrowserContext | null = null
+  try {
+    stack = await startDemoStack({ feed: { wsUrl: '/ws' }, extra: { trends: [feed.trendSink()], scores: [feed.scoreSink()], alerts: [feed.alertSink()] } })
+    feed.attach(stack.server, '/ws')
+    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1360, height: 1000 } })
+    const page: Page = browser.pages()[0] ?? await browser.newPage()
+    const pageErrors: string[] = []
+    page.on('pageerror', (e) => pageErrors.push(String(e)))
+    await page.goto(`${stack.url}/radar/`)
+    await page.waitForSelector('[data-testid=connection][data-state=live]', { timeout: 30_000 })
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=trend-row]').length >= 1, undefined, { timeout: 60_000 })
+    const newest = Math.max(...(await trendRows(page)).map((r) => r.windowEnd))
+    await page.waitForFunction((w) => [...document.querySelectorAll<HTMLElement>('[data-testid=trend-row]')].some((e) => Number(e.dataset.windowEnd) > w), newest, { timeout: 60_000 })
+    await page.waitForSelector('[data-testid=leaderboard-row]', { timeout: 60_000 })
+    const first = feed.received.filter((m) => m.type === 'subscribe')
+    assert.equal(first.length, 1)
+    assert.deepEqual(first[0], { type: 'subscribe', streams: ['trends', 'scores', 'alerts'], filter: {} })
+
+    // the server drops the connection; the page reconnects and resumes from what it saw
+    feed.dropAll()
+    await page.waitForFunction(() => /reconnecting/.test(document.querySelector('[data-testid=connection]')?.textContent ?? ''), undefined, { timeout: 10_000 }).catch(() => {})
+    await page.waitForSelector('[data-testid=connection][data-state=live]', { timeout: 30_000 })
+    const subs = feed.received.filter((m) => m.type === 'subscribe')
+    assert.equal(subs.length, 2)
+    const resume = subs[1].type === 'subscribe' ? subs[1].resume : undefined
+    assert.equal(resume?.trends?.epoch, feed.epoch)
+    assert.ok((resume?.trends?.seq ?? 0) >= 1 && (resume?.scores?.seq ?? 0) >= 1, JSON.stringify(resume))
+    // updates keep coming after the resume
+    const after = Math.max(...(await trendRows(page)).map((r) => r.windowEnd))
+    await page.waitForFunction((w) => [...document.querySelectorAll<HTMLElement>('[data-testid=trend-row]')].some((e) => Number(e.dataset.windowEnd) > w), after, { timeout: 60_000 })
+    assert.deepEqual(pageErrors, [])
+  } finally {
+    await browser?.close()
+    await feed.close()
+    await stack?.stop()
+    rmSync(profile, { recursive: true, force: true })
+  }
+})
