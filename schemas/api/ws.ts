@@ -3,9 +3,10 @@
 // tests/server/schemas.test.ts fails when the two disagree. docs/api.md describes the protocol.
 //
 // Every message is one JSON text frame with a `type`. Data messages also carry the `stream` they
-// belong to and that stream's sequence number `seq` (1, 2, 3, … per stream and epoch; numbers skipped
-// in what a client sees are messages its filter excluded). `epoch` names a run of the publisher: when
-// it changes, sequence numbers start again and a client's old `seq` means nothing.
+// belong to and that stream's sequence number `seq` (+1 per message of the stream within an epoch;
+// numbers skipped in what a client sees are messages its filter excluded). Each stream's `epoch`
+// names a run of its publisher: when it changes, sequence numbers start again and a client's old
+// `seq` means nothing (the client is told with a gap message).
 import { z } from 'zod'
 import { apiRegistry, BrandAlertSchema, EntityTypeSchema, PlatformSchema, TrendSignalSchema, ViralityScoreSchema } from './common.ts'
 
@@ -26,14 +27,20 @@ export const FeedFilterSchema = z.strictObject({
 }).register(apiRegistry, { id: 'FeedFilter' })
 export type FeedFilter = z.output<typeof FeedFilterSchema>
 
+export const ResumePoint = z.strictObject({
+  epoch: z.string().describe('the epoch of that stream when the client last saw it (welcome, gap)'),
+  seq: seq.describe('the last sequence number seen on that stream'),
+}).register(apiRegistry, { id: 'ResumePoint' })
+
 export const SubscribeMessage = z.strictObject({
   type: z.literal('subscribe'),
   streams: z.array(StreamNameSchema).min(1).default(['trends', 'scores', 'alerts']),
   filter: FeedFilterSchema.default({}),
   resume: z.strictObject({
-    epoch: z.string().describe('the epoch of the messages the client last saw (from welcome or gap)'),
-    seq: z.strictObject({ trends: seq.optional(), scores: seq.optional(), alerts: seq.optional() }).describe('last sequence number seen, per stream'),
-  }).optional().describe('replay what was missed since these sequence numbers'),
+    trends: ResumePoint.optional(),
+    scores: ResumePoint.optional(),
+    alerts: ResumePoint.optional(),
+  }).optional().describe('per stream, the last message seen: replay what was missed since'),
 }).register(apiRegistry, { id: 'SubscribeMessage', description: 'Start (or replace) the subscription of this connection.' })
 
 export const UnsubscribeMessage = z.strictObject({ type: z.literal('unsubscribe') }).register(apiRegistry, { id: 'UnsubscribeMessage' })
@@ -44,14 +51,17 @@ export type ClientMessage = z.output<typeof ClientMessageSchema>
 
 // --- server → client -------------------------------------------------------------------------------
 
-const streamRange = z.object({ first: seq.describe('oldest seq still replayable (0: none)'), last: seq.describe('latest seq published (0: none)') })
+const streamRange = z.object({
+  epoch: z.string().describe('names the run of the publisher; sequence numbers restart when it changes'),
+  first: seq.describe('oldest seq still replayable (0: none)'),
+  last: seq.describe('latest seq published (0: none)'),
+})
 
 export const WelcomeMessage = z.object({
   type: z.literal('welcome'),
   protocol: z.literal(1),
   connectionId: z.string(),
   tenantId: z.string(),
-  epoch: z.string(),
   heartbeatMs: z.number().int().describe('the server pings this often; a connection that misses a pong is closed'),
   streams: z.object({ trends: streamRange, scores: streamRange, alerts: streamRange }),
 }).register(apiRegistry, { id: 'WelcomeMessage' })
