@@ -5,8 +5,9 @@
 //
 // Wire format (the sink serialises; insert.ts sends): JSONCompactEachRow, one JSON array per line —
 // `["dance",1717200000000,1717200060000,42,0]` — where the server reads it (ClickHouse ≥ 20.x, chDB),
-// else JSONEachRow objects keyed by column (18.16). Arrays rather than objects: half the bytes and
-// ~1.6× faster to stringify and to parse (benchmarks/clickhouse.bench.ts, "row format").
+// else JSONEachRow objects keyed by column (18.16). Arrays rather than objects: half the bytes on the
+// wire and ~1.8× faster to stringify; chDB parses both at about the same rate (benchmarks/clickhouse.bench.ts,
+// "row format").
 import type { Engagement, PostPublished } from '../../schemas/events.ts'
 import type { BrandAlert, TrendSignal, VideoFeatures, ViralityScore } from '../../schemas/outputs.ts'
 import type { DeadLetter, EventTime } from '../../streams/types.ts'
