@@ -6,7 +6,8 @@
 //     `welcome`, send `subscribe` (with `resume` after a reconnect), apply `trend` / `score` / `alert`
 //     messages, note `gap` and `coalesced`, reconnect with backoff.
 //   feed.kind "poll": GET the snapshot endpoint every intervalMs (the fallback while no feed exists).
-// An API key, when the server wants one, comes from ?key= in the page URL (kept in localStorage).
+// An API key, when the server wants one, comes from ?key= in the page URL (kept in localStorage) and
+// goes out as Authorization: Bearer on HTTP and ?api_key= on the WebSocket.
 // Everything from the feed is rendered with textContent / DOM nodes, never as HTML.
 
 const SVG = 'http://www.w3.org/2000/svg'
@@ -109,7 +110,8 @@ async function pollFeed(url, intervalMs) {
 function wsFeed(url) {
   const abs = new URL(url, location.href)
   abs.protocol = abs.protocol === 'https:' ? 'wss:' : abs.protocol === 'http:' ? 'ws:' : abs.protocol
-  if (apiKey && !abs.searchParams.has('key')) abs.searchParams.set('key', apiKey)
+  // browsers cannot set headers on a WebSocket: the feed takes the key as ?api_key= (server/api/auth.ts)
+  if (apiKey && !abs.searchParams.has('api_key')) abs.searchParams.set('api_key', apiKey)
   document.getElementById('feed-kind').textContent = `WebSocket feed ${abs.pathname}`
   // per stream: the epoch it was in and the last sequence number seen (for resume after a reconnect)
   const pos = { trends: { epoch: null, seq: 0 }, scores: { epoch: null, seq: 0 }, alerts: { epoch: null, seq: 0 } }

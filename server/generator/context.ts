@@ -62,6 +62,23 @@ export function trendId(s: Pick<TrendSignal, 'entityType' | 'platform' | 'entity
 
 type Listener = (changed: readonly TrendEntry[]) => void
 
+/**
+ * Anything that hands out the live feed's records (server/ws/bus.ts FeedBus: InProcessBus,
+ * RedisFanoutBus), typed structurally so the generator does not depend on the server's modules.
+ */
+export interface FeedRecordSource {
+  subscribe(listener: (records: ReadonlyArray<{ stream: string; data: unknown }>) => void): () => void
+}
+
+/** Keeps `context` fed from the live feed's trend records; returns the unsubscribe function. */
+export function followFeed(context: TrendContext, bus: FeedRecordSource): () => void {
+  return bus.subscribe((records) => {
+    const trends: TrendSignal[] = []
+    for (const r of records) if (r.stream === 'trends') trends.push(r.data as TrendSignal)
+    context.ingest(trends)
+  })
+}
+
 export class TrendContext {
   private readonly entries = new Map<string, TrendEntry>()
   private readonly listeners = new Set<Listener>()

@@ -11,7 +11,7 @@ import type { TrendSignal } from '../../schemas/outputs.ts'
 import type { PostPublished } from '../../schemas/events.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import {
-  buildScript, generatorRouter, InMemoryPostIndex, OpenAIChatProvider, parseDraft, planSegments, ReelGenerator, TrendContext, validateScript, wordRange,
+  buildScript, followFeed, generatorRouter, InMemoryPostIndex, OpenAIChatProvider, parseDraft, planSegments, ReelGenerator, TrendContext, validateScript, wordRange,
   FAILURE_KINDS, HOOK_TYPES, SECTORS,
   type FailureKind, type ProviderRequest, type ScriptDraft, type ScriptProvider, type ValidationRules, type GenerateRequest,
 } from '../../server/generator/index.ts'
@@ -169,6 +169,14 @@ test('trend context: relevance = match + score, platform and stage weighted; uns
   void sink.write({ values: [signal('latte', { score: 4, windowEnd: 660_000 })], times: [660_000] }, { checkpointId: 0, metrics: { inc() {}, set() {} } })
   assert.ok(context.get('hashtag:reels:latte'))
   assert.equal(context.latestWindowEnd, 660_000)
+
+  // following the live feed's records (the FeedBus shape): trends in, other streams ignored
+  let listener: ((rs: Array<{ stream: string; data: unknown }>) => void) | null = null
+  const unsubscribe = followFeed(context, { subscribe: (l) => { listener = l; return () => { listener = null } } })
+  listener!([{ stream: 'scores', data: {} }, { stream: 'trends', data: signal('oatmilk', { windowEnd: 720_000 }) }])
+  assert.ok(context.get('hashtag:reels:oatmilk'))
+  unsubscribe()
+  assert.equal(listener, null)
 })
 
 // ---------------------------------------------------------------------------------------------
