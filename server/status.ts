@@ -23,7 +23,7 @@ export async function startStatusServer(runners: Runner[], opts: StatusServerOpt
     const text = (await Promise.all(runners.map((r) => r.metrics.render()))).join('\n')
     res.type('text/plain; version=0.0.4').send(text)
   })
-  app.get('/', (_req, res) => { res.type('html').send(PAGE) })
+  app.get('/', (_req, res) => { res.type('html').send(STATUS_PAGE) })
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve(s))
     s.on('error', reject)
@@ -36,7 +36,8 @@ export async function startStatusServer(runners: Runner[], opts: StatusServerOpt
   }
 }
 
-const PAGE = `<!doctype html>
+/** The status page's HTML (also served by the API server, server/api/). */
+export const STATUS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>trendwire — status</title>
 <style>
  body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1b1f24;background:#fafafa}

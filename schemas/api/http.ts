@@ -139,6 +139,13 @@ export const ThresholdsSchema = z.strictObject({
   crisisMinMentions: z.number().int().min(1).max(10_000).default(3).describe('crisis: least negative mentions in the detection window'),
 }).register(apiRegistry, { id: 'Thresholds' })
 
+/** A thresholds patch: only the given fields change (no defaults filled in). */
+export const ThresholdsPatch = z.strictObject({
+  trendScore: z.number().min(0).optional(),
+  viralProbability: z.number().min(0).max(1).optional(),
+  crisisMinMentions: z.number().int().min(1).max(10_000).optional(),
+})
+
 const webhookUrl = z.url({ protocol: /^https?$/ })
   .max(2000).describe('http(s) URL alerts are POSTed to; private and loopback addresses are refused unless the server allows them')
 
@@ -160,7 +167,7 @@ export const SubscriptionUpdate = z.strictObject({
   hashtags: z.array(hashtag).max(200).optional(),
   categories: z.array(AlertRuleSchema).min(1).optional(),
   platforms: z.array(PlatformSchema).optional(),
-  thresholds: ThresholdsSchema.partial().optional(),
+  thresholds: ThresholdsPatch.optional(),
   webhookUrl: webhookUrl.nullable().optional(),
   active: z.boolean().optional(),
 })

@@ -1,0 +1,430 @@
+// The WebSocket live feed (protocol 1: schemas/api/ws.ts, docs/api.md).
+//
+// Connect to `path` (default /api/stream) with an API key (Authorization: Bearer, X-API-Key, or
+// ?api_key= for browsers, which cannot set headers on a WebSocket). The server sends `welcome`; the
+// client sends `subscribe` with streams, filters and optionally where to resume; the server replays
+// what it still has (or sends `gap`), confirms with `subscribed`, then streams live messages.
+//
+// Sends never wait. Each message is serialised once and handed to ws.send() for every matching
+// client. A client whose socket buffer (ws.bufferedAmount) is over softBufferBytes is "slow": from
+// then on its messages are held instead — the latest per entity for trends and per post for scores
+// (older ones are dropped and counted), every alert — and flushed when its buffer falls under half
+// the soft limit, preceded by a `coalesced` notice. A client over hardBufferBytes, holding more than
+// maxHeldMessages, or slow for longer than maxSlowMs is closed with 1013 (Try Again Later) and a
+// reason; it reconnects and resumes. The engine and the other clients never wait for it.
+//
+// Heartbeats: a protocol ping every heartbeatMs; a connection that has not answered the previous
+// ping (pong, or any message) is terminated.
+//
+// Tenancy: alerts reach only the tenant owning the alert's brand; filter.brandId must be one of
+// the tenant's brands (else an error naming filter.brandId and no subscription).
+import { randomBytes } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Logger } from 'pino'
+import { WebSocket, WebSocketServer, type RawData } from 'ws'
+import { z } from 'zod'
+import type { BrandAlert, TrendSignal, ViralityScore } from '../../schemas/outputs.ts'
+import { ClientMessageSchema, CLOSE_CODES, STREAMS, type FeedFilter, type StreamName } from '../../schemas/api/ws.ts'
+import { parseOptions } from '../../streams/config.ts'
+import { entityKey } from '../api/live-state.ts'
+import type { FeedGap, FeedRecord } from './bus.ts'
+import { ReplayBuffer, type FeedEntry } from './replay.ts'
+
+export const feedOptionsSchema = z.strictObject({
+  path: z.string().startsWith('/').default('/api/stream'),
+  heartbeatMs: z.number().int().min(10).default(30_000),
+  /** messages kept per stream for resuming clients */
+  replayPerStream: z.number().int().min(1).default(10_000),
+  softBufferBytes: z.number().int().min(1).default(1 << 20),
+  hardBufferBytes: z.number().int().min(1).default(16 << 20),
+  maxHeldMessages: z.number().int().min(1).default(20_000),
+  maxSlowMs: z.number().int().min(1).default(60_000),
+  flushIntervalMs: z.number().int().min(1).default(50),
+  maxConnectionsPerTenant: z.number().int().min(1).default(50),
+  maxPayloadBytes: z.number().int().min(256).default(64 * 1024),
+  /** after a close frame, how long a client gets before the socket is destroyed */
+  closeGraceMs: z.number().int().min(1).default(5_000),
+})
+export type FeedOptionsInput = z.input<typeof feedOptionsSchema>
+
+export interface FeedPrincipal {
+  tenantId: string
+  keyId: string
+}
+
+export interface FeedDeps {
+  /** the principal an upgrade request authenticates as, or null */
+  authenticate(req: IncomingMessage): FeedPrincipal | null
+  /** spend a rate-limit token of the key: null when allowed, else seconds to wait */
+  rateLimit(p: FeedPrincipal): number | null
+  /** is the key still valid (checked on revocation events) */
+  keyActive(keyId: string): boolean
+  brandTenant(brandId: string): string | null
+  /** the brand if it belongs to the tenant */
+  ownsBrand(tenantId: string, brandId: string): boolean
+  watchTerms(brandId: string): { hashtags: string[]; keywords: string[] }
+  /** bumps whenever watchTerms may have changed */
+  watchVersion(): number
+  log: Logger
+  metrics?: FeedMetrics
+}
+
+export interface FeedMetrics {
+  clients(n: number): void
+  sent(stream: StreamName, n: number): void
+  slow(action: 'coalesced' | 'closed'): void
+  dead(): void
+  replayed(stream: StreamName, n: number): void
+  gap(stream: StreamName, reason: 'evicted' | 'epoch'): void
+  rateLimited(): void
+}
+
+interface Sub {
+  streams: Set<StreamName>
+  filter: FeedFilter
+  watch: { version: number; hashtags: Set<string>; terms: Set<string> } | null
+}
+
+interface Client {
+  id: string
+  ws: WebSocket
+  principal: FeedPrincipal
+  alive: boolean
+  sub: Sub | null
+  slowSince: number
+  held: Map<string, FeedEntry>
+  heldAlerts: FeedEntry[]
+  dropped: { trends: number; scores: number }
+  closing: boolean
+}
+
+const MESSAGE_TYPE: Record<StreamName, string> = { trends: 'trend', scores: 'score', alerts: 'alert' }
+
+export class LiveFeed {
+  readonly opts: z.output<typeof feedOptionsSchema>
+  private readonly wss: WebSocketServer
+  private readonly clients = new Set<Client>()
+  private readonly perTenant = new Map<string, number>()
+  private readonly buffers: Record<StreamName, ReplayBuffer>
+  private readonly slow = new Set<Client>()
+  private heartbeat: NodeJS.Timeout
+  private flusher: NodeJS.Timeout | null = null
+  private closed = false
+
+  constructor(options: FeedOptionsInput, private readonly deps: FeedDeps, epochs: Partial<Record<StreamName, string>> = {}) {
+    this.opts = parseOptions('live feed', feedOptionsSchema, options)
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxPayloadBytes, perMessageDeflate: false, clientTracking: false })
+    this.buffers = { trends: new ReplayBuffer(this.opts.replayPerStream), scores: new ReplayBuffer(this.opts.replayPerStream), alerts: new ReplayBuffer(this.opts.replayPerStream) }
+    for (const s of STREAMS) this.buffers[s].epoch = epochs[s] ?? ''
+    this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs)
+    this.heartbeat.unref()
+  }
+
+  get connections(): number {
+    return this.clients.size
+  }
+
+  // --- connections --------------------------------------------------------------------------------
+
+  /** For http.Server 'upgrade'. Returns false when the path is not the feed's (another handler may take it). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname !== this.opts.path) return false
+    const refuse = (status: number, text: string, extra: Record<string, string> = {}) => {
+      const body = JSON.stringify({ error: { code: status === 401 ? 'unauthorized' : status === 429 ? 'rate_limited' : 'unavailable', message: text } })
+      const headers = { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close', ...extra }
+      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 429 ? 'Too Many Requests' : 'Service Unavailable'}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`)
+    }
+    if (this.closed) { refuse(503, 'shutting down'); return true }
+    const p = this.deps.authenticate(req)
+    if (!p) { refuse(401, 'missing or invalid API key', { 'WWW-Authenticate': 'Bearer realm="trendwire"' }); return true }
+    const wait = this.deps.rateLimit(p)
+    if (wait !== null) { this.deps.metrics?.rateLimited(); refuse(429, 'rate limit exceeded', { 'Retry-After': String(wait) }); return true }
+    if ((this.perTenant.get(p.tenantId) ?? 0) >= this.opts.maxConnectionsPerTenant) {
+      refuse(429, `at most ${this.opts.maxConnectionsPerTenant} live connections per tenant`, { 'Retry-After': '5' })
+      return true
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, p))
+    return true
+  }
+
+  private onConnection(ws: WebSocket, principal: FeedPrincipal): void {
+    const c: Client = {
+      id: randomBytes(6).toString('hex'), ws, principal, alive: true, sub: null, slowSince: 0,
+      held: new Map(), heldAlerts: [], dropped: { trends: 0, scores: 0 }, closing: false,
+    }
+    this.clients.add(c)
+    this.perTenant.set(principal.tenantId, (this.perTenant.get(principal.tenantId) ?? 0) + 1)
+    this.deps.metrics?.clients(this.clients.size)
+    ws.on('pong', () => { c.alive = true })
+    ws.on('message', (data, isBinary) => { c.alive = true; this.onMessage(c, data, isBinary) })
+    ws.on('close', () => this.forget(c))
+    ws.on('error', (err) => { this.deps.log.debug({ err: err.message, client: c.id }, 'websocket error'); this.forget(c) })
+    const streams = {} as Record<StreamName, { epoch: string; first: number; last: number }>
+    for (const s of STREAMS) streams[s] = { epoch: this.buffers[s].epoch, first: this.buffers[s].first, last: this.buffers[s].last }
+    ws.send(JSON.stringify({ type: 'welcome', protocol: 1, connectionId: c.id, tenantId: principal.tenantId, heartbeatMs: this.opts.heartbeatMs, streams }))
+    this.deps.log.debug({ client: c.id, tenant: principal.tenantId, key: principal.keyId }, 'websocket connected')
+  }
+
+  private forget(c: Client): void {
+    if (!this.clients.delete(c)) return
+    this.slow.delete(c)
+    const n = (this.perTenant.get(c.principal.tenantId) ?? 1) - 1
+    if (n <= 0) this.perTenant.delete(c.principal.tenantId)
+    else this.perTenant.set(c.principal.tenantId, n)
+    this.deps.metrics?.clients(this.clients.size)
+  }
+
+  private error(c: Client, code: 'invalid_message' | 'not_found' | 'rate_limited', message: string, field?: string): void {
+    this.direct(c, JSON.stringify({ type: 'error', code, message, ...(field ? { field } : {}) }))
+  }
+
+  /** A control message: goes out even to a slow client (it is small and rare). */
+  private direct(c: Client, json: string): void {
+    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(json)
+  }
+
+  private onMessage(c: Client, data: RawData, isBinary: boolean): void {
+    if (isBinary) { this.error(c, 'invalid_message', 'send JSON text frames'); return }
+    let raw: unknown
+    try {
+      raw = JSON.parse(data.toString())
+    } catch {
+      this.error(c, 'invalid_message', 'not valid JSON')
+      return
+    }
+    const r = ClientMessageSchema.safeParse(raw)
+    if (!r.success) {
+      const i = r.error.issues[0]
+      const path = i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]].join('.') : i.path.join('.')
+      this.error(c, 'invalid_message', `${path || '(message)'}: ${i.message}`, path || undefined)
+      return
+    }
+    const m = r.data
+    if (m.type === 'ping') { this.direct(c, JSON.stringify(m.id === undefined ? { type: 'pong' } : { type: 'pong', id: m.id })); return }
+    if (m.type === 'unsubscribe') { c.sub = null; return }
+    const wait = this.deps.rateLimit(c.principal)
+    if (wait !== null) { this.deps.metrics?.rateLimited(); this.error(c, 'rate_limited', `rate limit exceeded; retry in ${wait} s`); return }
+    if (m.filter.brandId !== undefined && !this.deps.ownsBrand(c.principal.tenantId, m.filter.brandId)) {
+      this.error(c, 'not_found', `filter.brandId: brand "${m.filter.brandId}" not found`, 'filter.brandId')
+      return
+    }
+    const sub: Sub = { streams: new Set(m.streams), filter: m.filter, watch: null }
+    c.sub = sub
+    const replayed = { trends: 0, scores: 0, alerts: 0 }
+    for (const s of STREAMS) {
+      const point = m.resume?.[s]
+      if (!point || !sub.streams.has(s)) continue
+      const buf = this.buffers[s]
+      let after = point.seq
+      if (point.epoch !== buf.epoch) {
+        this.direct(c, JSON.stringify({ type: 'gap', stream: s, reason: 'epoch', from: null, to: null, epoch: buf.epoch }))
+        this.deps.metrics?.gap(s, 'epoch')
+        after = 0
+      } else if (after + 1 < buf.first || (buf.length === 0 && after < buf.last)) {
+        const to = buf.length === 0 ? buf.last : buf.first - 1
+        this.direct(c, JSON.stringify({ type: 'gap', stream: s, reason: 'evicted', from: after + 1, to, epoch: buf.epoch }))
+        this.deps.metrics?.gap(s, 'evicted')
+      }
+      for (const e of buf.after(after)) {
+        if (!this.matches(c, sub, e)) continue
+        this.send(c, e)
+        replayed[s]++
+      }
+      if (replayed[s] > 0) this.deps.metrics?.replayed(s, replayed[s])
+    }
+    this.direct(c, JSON.stringify({ type: 'subscribed', streams: [...sub.streams], filter: sub.filter, replayed }))
+  }
+
+  // --- publishing ---------------------------------------------------------------------------------
+
+  /** Records from the bus: into the replay buffers and out to every matching client. Never blocks. */
+  receive(records: readonly FeedRecord[]): void {
+    const sent: Record<StreamName, number> = { trends: 0, scores: 0, alerts: 0 }
+    for (const r of records) {
+      const buf = this.buffers[r.stream]
+      if (r.epoch !== buf.epoch) {
+        // The publisher restarted: its sequence numbers began again.
+        const had = buf.length > 0 || buf.last > 0
+        buf.reset(r.epoch)
+        if (had) this.broadcastGap(r.stream, { reason: 'epoch', from: null, to: null })
+      } else if (r.seq <= buf.last) {
+        continue // already seen (a replay of the bus)
+      } else if (buf.last > 0 && r.seq !== buf.last + 1) {
+        this.broadcastGap(r.stream, { reason: 'evicted', from: buf.last + 1, to: r.seq - 1 })
+      }
+      const e = this.entry(r)
+      if (!e) continue
+      buf.push(e)
+      for (const c of this.clients) {
+        if (!c.sub || !c.sub.streams.has(r.stream) || !this.matches(c, c.sub, e)) continue
+        this.send(c, e)
+        sent[r.stream]++
+      }
+    }
+    for (const s of STREAMS) if (sent[s] > 0) this.deps.metrics?.sent(s, sent[s])
+  }
+
+  /** The bus lost records (e.g. a Redis backlog trimmed past this process's position). */
+  gap(g: FeedGap): void {
+    this.buffers[g.stream].reset(this.buffers[g.stream].epoch)
+    this.broadcastGap(g.stream, { reason: 'evicted', from: g.from, to: g.to })
+  }
+
+  private broadcastGap(stream: StreamName, g: { reason: 'evicted' | 'epoch'; from: number | null; to: number | null }): void {
+    const json = JSON.stringify({ type: 'gap', stream, reason: g.reason, from: g.from, to: g.to, epoch: this.buffers[stream].epoch })
+    for (const c of this.clients) if (c.sub?.streams.has(stream)) this.direct(c, json)
+    this.deps.metrics?.gap(stream, g.reason)
+  }
+
+  private entry(r: FeedRecord): FeedEntry | null {
+    const json = `{"type":"${MESSAGE_TYPE[r.stream]}","stream":"${r.stream}","seq":${r.seq},"data":${JSON.stringify(r.data)}}`
+    if (r.stream === 'trends') {
+      const t = r.data as TrendSignal
+      const ek = entityKey(t.entityType, t.entity)
+      return { stream: r.stream, seq: r.seq, json, platform: t.platform, entityType: t.entityType, entityKey: ek, score: t.score, brandId: null, tenantId: null, coalesceKey: `t|${t.entityType}|${t.platform}|${ek}` }
+    }
+    if (r.stream === 'scores') {
+      const s = r.data as ViralityScore
+      return { stream: r.stream, seq: r.seq, json, platform: s.platform, entityType: null, entityKey: null, score: s.probTop1Pct, brandId: null, tenantId: null, coalesceKey: `s|${s.postId}` }
+    }
+    const a = r.data as BrandAlert
+    return { stream: r.stream, seq: r.seq, json, platform: null, entityType: null, entityKey: null, score: 0, brandId: a.brandId, tenantId: this.deps.brandTenant(a.brandId), coalesceKey: `a|${a.alertId}` }
+  }
+
+  private matches(c: Client, sub: Sub, e: FeedEntry): boolean {
+    const f = sub.filter
+    if (e.stream === 'alerts') return e.tenantId === c.principal.tenantId && (f.brandId === undefined || f.brandId === e.brandId)
+    if (f.platforms && !f.platforms.includes(e.platform as never)) return false
+    if (e.stream === 'scores') return f.minProbability === undefined || e.score >= f.minProbability
+    if (f.entityTypes && !f.entityTypes.includes(e.entityType as never)) return false
+    if (f.minScore !== undefined && !(e.score >= f.minScore)) return false
+    if (f.brandId !== undefined) {
+      const w = this.watch(sub, f.brandId)
+      if (e.entityType === 'hashtag') return w.hashtags.has(e.entityKey!)
+      if (e.entityType === 'term') return w.terms.has(e.entityKey!)
+      return false
+    }
+    return true
+  }
+
+  private watch(sub: Sub, brandId: string): NonNullable<Sub['watch']> {
+    const v = this.deps.watchVersion()
+    if (!sub.watch || sub.watch.version !== v) {
+      const t = this.deps.watchTerms(brandId)
+      sub.watch = { version: v, hashtags: new Set(t.hashtags.map((h) => entityKey('hashtag', h))), terms: new Set(t.keywords.map((k) => entityKey('term', k))) }
+    }
+    return sub.watch
+  }
+
+  // --- slow clients ---------------------------------------------------------------------------------
+
+  private send(c: Client, e: FeedEntry): void {
+    const ws = c.ws
+    if (ws.readyState !== WebSocket.OPEN || c.closing) return
+    if (c.slowSince === 0) {
+      if (ws.bufferedAmount <= this.opts.softBufferBytes) { ws.send(e.json); return }
+      c.slowSince = Date.now()
+      this.slow.add(c)
+      this.deps.metrics?.slow('coalesced')
+      if (!this.flusher) this.flusher = setInterval(() => this.flush(), this.opts.flushIntervalMs)
+    }
+    if (e.stream === 'alerts') c.heldAlerts.push(e)
+    else {
+      if (c.held.has(e.coalesceKey)) {
+        c.dropped[e.stream as 'trends' | 'scores']++
+        c.held.delete(e.coalesceKey)
+      }
+      c.held.set(e.coalesceKey, e)
+    }
+    if (ws.bufferedAmount > this.opts.hardBufferBytes) this.dropSlow(c, `send buffer over ${this.opts.hardBufferBytes} bytes`)
+    else if (c.held.size + c.heldAlerts.length > this.opts.maxHeldMessages) this.dropSlow(c, `more than ${this.opts.maxHeldMessages} messages held`)
+  }
+
+  private flush(): void {
+    const now = Date.now()
+    for (const c of this.slow) {
+      if (c.closing || c.ws.readyState !== WebSocket.OPEN) { this.slow.delete(c); continue }
+      if (c.ws.bufferedAmount > this.opts.softBufferBytes / 2) {
+        if (c.ws.bufferedAmount > this.opts.hardBufferBytes) this.dropSlow(c, `send buffer over ${this.opts.hardBufferBytes} bytes`)
+        else if (now - c.slowSince > this.opts.maxSlowMs) this.dropSlow(c, `slow for more than ${this.opts.maxSlowMs} ms`)
+        continue
+      }
+      // Caught up: what was held goes out, in sequence order per stream, alerts first.
+      if (c.dropped.trends + c.dropped.scores > 0) c.ws.send(JSON.stringify({ type: 'coalesced', dropped: c.dropped }))
+      for (const e of c.heldAlerts) c.ws.send(e.json)
+      const held = [...c.held.values()].sort((a, b) => (a.stream === b.stream ? a.seq - b.seq : a.stream < b.stream ? -1 : 1))
+      for (const e of held) c.ws.send(e.json)
+      c.held.clear()
+      c.heldAlerts = []
+      c.dropped = { trends: 0, scores: 0 }
+      c.slowSince = 0
+      this.slow.delete(c)
+    }
+    if (this.slow.size === 0 && this.flusher) { clearInterval(this.flusher); this.flusher = null }
+  }
+
+  private dropSlow(c: Client, why: string): void {
+    if (c.closing) return
+    c.closing = true
+    c.held.clear()
+    c.heldAlerts = []
+    this.slow.delete(c)
+    this.deps.metrics?.slow('closed')
+    this.deps.log.warn({ client: c.id, tenant: c.principal.tenantId, why }, 'closing slow websocket client')
+    c.ws.close(CLOSE_CODES.slowConsumer, `slow consumer: ${why}`.slice(0, 120))
+    // The close frame queues behind the unsent data; a client that reads nothing never gets it.
+    setTimeout(() => c.ws.terminate(), this.opts.closeGraceMs).unref()
+  }
+
+  // --- heartbeats, revocation, shutdown -------------------------------------------------------------
+
+  private beat(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        this.deps.metrics?.dead()
+        this.deps.log.debug({ client: c.id }, 'websocket missed a heartbeat: terminated')
+        c.ws.terminate()
+        this.forget(c)
+        continue
+      }
+      c.alive = false
+      try { c.ws.ping() } catch { /* closing */ }
+    }
+  }
+
+  /** Close connections whose key is no longer valid (after a revocation). */
+  revalidate(): void {
+    for (const c of this.clients) {
+      if (!this.deps.keyActive(c.principal.keyId)) {
+        c.closing = true
+        c.ws.close(CLOSE_CODES.unauthorized, 'API key revoked')
+        setTimeout(() => c.ws.terminate(), this.opts.closeGraceMs).unref()
+      }
+    }
+  }
+
+  streamRanges(): Record<StreamName, { epoch: string; first: number; last: number }> {
+    const out = {} as Record<StreamName, { epoch: string; first: number; last: number }>
+    for (const s of STREAMS) out[s] = { epoch: this.buffers[s].epoch, first: this.buffers[s].first, last: this.buffers[s].last }
+    return out
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    clearInterval(this.heartbeat)
+    if (this.flusher) clearInterval(this.flusher)
+    const closing: Promise<void>[] = []
+    for (const c of this.clients) {
+      closing.push(new Promise((resolve) => {
+        if (c.ws.readyState === WebSocket.CLOSED) return resolve()
+        const t = setTimeout(() => { c.ws.terminate(); resolve() }, Math.min(this.opts.closeGraceMs, 1_000))
+        c.ws.once('close', () => { clearTimeout(t); resolve() })
+        c.ws.close(CLOSE_CODES.shutdown, 'server shutting down')
+      }))
+    }
+    await Promise.all(closing)
+    this.wss.close()
+  }
+}
