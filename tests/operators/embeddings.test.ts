@@ -89,12 +89,14 @@ test('quality on labelled pairs: held-out firehose seed and the hand-written set
   }
   t.diagnostic(`firehose seed 3: ${JSON.stringify(fig)}`)
   t.diagnostic(`hand-written: ${JSON.stringify(hand)}`)
-  // measured (docs/search-and-state.md): AUC 0.993 / 0.990, accuracy 0.968; hand-written AUC 0.735 (0.810 without the semantic group)
+  // measured (docs/search-and-state.md): AUC 0.992 / 0.990, accuracy 0.965; hand-written AUC 0.727 (0.828 without the semantic group)
   assert.ok(fig.aucRandom > 0.98, `AUC vs random ${fig.aucRandom}`)
   assert.ok(fig.aucHard > 0.98, `AUC vs hard ${fig.aucHard}`)
   assert.ok(fig.accuracyTest > 0.95, `accuracy ${fig.accuracyTest}`)
   assert.ok(hand.auc > 0.7, `hand-written AUC ${hand.auc}`)
-  // the "semantic" group (same topic, no shared token) is beyond a hashing embedding: all score ≈ 0
+  // the "semantic" group (same topic, no shared token) is beyond a hashing embedding: it scores at
+  // the noise level of unrelated pairs (|cosine| ≈ 0.1 from hash and n-gram collisions)
   const sem = hw.scores.filter((_, i) => hw.groups[i] === 'semantic')
-  assert.ok(sem.every((s) => s < 0.1), 'documented limitation still holds (update the docs if this changes)')
+  t.diagnostic(`semantic group scores: ${sem.map((s) => s.toFixed(3)).join(' ')}`)
+  assert.ok(sem.every((s) => s < 0.15), 'documented limitation still holds (update the docs if this changes)')
 })

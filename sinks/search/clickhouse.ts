@@ -1,0 +1,224 @@
+// ClickHouseVectorIndex: the embedded default VectorIndex. Vectors live in a ClickHouse table
+// (schemas/clickhouse/009_search_vectors.sql) reached through sinks/clickhouse's client factory, so
+// the same code runs on chDB in process or on a ClickHouse server.
+//
+// Search:
+//  - exact: `ORDER BY cosineDistance(vector, q), id LIMIT k` over FINAL (each item once, newest
+//    version), filters in WHERE. The `id` tie-break makes results deterministic and also keeps
+//    ClickHouse from answering with the approximate index (it only serves ORDER BY distance LIMIT n).
+//  - approximate, when the table has the vector_similarity (HNSW) index (ClickHouse ≥ 25.8, chDB 3.4 =
+//    ClickHouse 26.x; added by open() with vectorIndex: 'auto'): k × overfetch candidates from the
+//    index (`ORDER BY cosineDistance(vector, q) LIMIT n`, filters post-filtered — ClickHouse's default
+//    vector_search_filter_strategy), then the candidates re-ranked exactly against FINAL. If fewer
+//    than k survive (selective filters, duplicates of re-delivered items), the exact query answers.
+//    No per-query settings are used: on chDB a setting persists on the shared connection.
+// Upserts: JSONEachRow inserts; ReplacingMergeTree(version) + FINAL make re-delivery idempotent.
+// Retries: exponential backoff with jitter on errors sinks/clickhouse/errors.ts classifies retryable.
+import pino, { type Logger } from 'pino'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { z } from 'zod'
+import { parseOptions } from '../../streams/config.ts'
+import { TrendwireError } from '../../streams/errors.ts'
+import { defaultEmbedder, EMBEDDING_DIM, type TextEmbedder } from '../../operators/embeddings/embed.ts'
+import type { Platform } from '../../schemas/events.ts'
+import { quoteIdent, type ClickHouse } from '../clickhouse/client.ts'
+import { classifyClickHouseError, clickHouseFailure } from '../clickhouse/errors.ts'
+import { migrate } from '../clickhouse/migrate.ts'
+import { hasDirection } from './items.ts'
+import type { SearchFilter, SearchHit, SearchOptions, VectorIndex, VectorItem, VectorKind } from './types.ts'
+
+export const clickHouseVectorIndexOptionsSchema = z.object({
+  table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a plain identifier').default('search_vectors'),
+  dim: z.number().int().min(2).max(4096).default(EMBEDDING_DIM),
+  /** 'auto': add the HNSW vector_similarity index when the server supports it (≥ 25.8); 'off': exact search only. */
+  vectorIndex: z.enum(['auto', 'off']).default('auto'),
+  /** Approximate search fetches k × overfetch candidates before exact re-ranking. */
+  overfetch: z.number().int().min(1).max(100).default(4),
+  /** When the table is missing: apply the migrations (schemas/clickhouse) instead of failing. */
+  migrate: z.boolean().default(false),
+  /** Rows per INSERT. */
+  insertChunkRows: z.number().int().positive().default(5_000),
+  retry: z.object({
+    initialDelayMs: z.number().int().positive().default(100),
+    maxDelayMs: z.number().int().positive().default(5_000),
+    /** 0 = retry forever (a sink holds the stream meanwhile). */
+    giveUpAfterMs: z.number().int().min(0).default(0),
+  }).strict().prefault({}),
+}).strict()
+export type ClickHouseVectorIndexOptions = z.input<typeof clickHouseVectorIndexOptionsSchema>
+
+const INDEX_NAME = 'vec_hnsw'
+
+interface Row {
+  kind: VectorKind
+  id: string
+  platform: Platform
+  language: string
+  time_ms: string | number
+  text: string
+  model: string
+  version: string | number
+  distance: number
+}
+
+export class ClickHouseVectorIndex implements VectorIndex {
+  readonly opts: z.output<typeof clickHouseVectorIndexOptionsSchema>
+  readonly dim: number
+  readonly embedder: TextEmbedder
+  private readonly table: string
+  private readonly log: Logger
+  /** Set by open(): the table has the approximate index. */
+  approximate = false
+  readonly stats = { upserted: 0, skippedZero: 0, approximateSearches: 0, exactSearches: 0, fallbacks: 0, retries: 0 }
+
+  constructor(readonly name: string, private readonly ch: ClickHouse, options: ClickHouseVectorIndexOptions = {}, deps: { embedder?: TextEmbedder; logger?: Logger } = {}) {
+    this.opts = parseOptions(`clickhouse vector index "${name}"`, clickHouseVectorIndexOptionsSchema, options)
+    this.dim = this.opts.dim
+    this.embedder = deps.embedder ?? defaultEmbedder()
+    if (this.embedder.dim !== this.dim) throw new TrendwireError('CONFIG_INVALID', `clickhouse vector index "${name}": embedder dimension ${this.embedder.dim} ≠ dim ${this.dim}`)
+    this.table = `${quoteIdent(ch.database)}.${quoteIdent(this.opts.table)}`
+    this.log = deps.logger ?? pino({ level: process.env.TRENDWIRE_LOG_LEVEL ?? 'info' })
+  }
+
+  async open(): Promise<void> {
+    const exists = await this.retrying('check table', async () => {
+      const rs = await this.ch.client.query({
+        query: 'SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = {t:String}',
+        query_params: { db: this.ch.database, t: this.opts.table }, format: 'JSONEachRow',
+      })
+      const [r] = await rs.json<{ n: string | number }>()
+      return Number(r.n) > 0
+    })
+    if (!exists) {
+      if (!this.opts.migrate) throw new TrendwireError('CONFIG_INVALID', `clickhouse vector index "${this.name}": table ${this.ch.database}.${this.opts.table} does not exist; run \`trendwire migrate\` (or pass migrate: true)`)
+      await migrate(this.ch, { logger: this.log })
+    }
+    if (this.opts.vectorIndex === 'auto') this.approximate = await this.ensureVectorIndex()
+  }
+
+  /** Adds the HNSW index if the server has vector_similarity (≥ 25.8). Returns whether the table has it. */
+  private async ensureVectorIndex(): Promise<boolean> {
+    const { version } = await this.retrying('read capabilities', () => this.ch.capabilities())
+    const [maj, min] = version.split('.').map(Number)
+    if (maj < 25 || (maj === 25 && min < 8)) {
+      this.log.info({ index: this.name, version }, 'ClickHouse before 25.8 has no vector_similarity index: exact search only')
+      return false
+    }
+    const had = await this.hasIndex()
+    if (!had) {
+      // GRANULARITY huge = one index per part (ClickHouse's recommendation for vector indexes)
+      await this.retrying('add vector index', () => this.ch.client.command({
+        query: `ALTER TABLE ${this.table} ADD INDEX IF NOT EXISTS ${INDEX_NAME} vector TYPE vector_similarity('hnsw', 'cosineDistance', ${this.dim}) GRANULARITY 100000000`,
+      }))
+      // parts written before the index existed get it through a (background) mutation
+      await this.retrying('materialize vector index', () => this.ch.client.command({ query: `ALTER TABLE ${this.table} MATERIALIZE INDEX ${INDEX_NAME}` }))
+    }
+    return true
+  }
+
+  private async hasIndex(): Promise<boolean> {
+    return this.retrying('list indexes', async () => {
+      const rs = await this.ch.client.query({
+        query: 'SELECT count() AS n FROM system.data_skipping_indices WHERE database = {db:String} AND table = {t:String} AND name = {i:String}',
+        query_params: { db: this.ch.database, t: this.opts.table, i: INDEX_NAME }, format: 'JSONEachRow',
+      })
+      const [r] = await rs.json<{ n: string | number }>()
+      return Number(r.n) > 0
+    })
+  }
+
+  async upsert(items: readonly VectorItem[]): Promise<void> {
+    const rows: Record<string, unknown>[] = []
+    for (const it of items) {
+      if (it.vector.length !== this.dim) throw new TrendwireError('SINK_REJECTED', `clickhouse vector index "${this.name}": ${it.kind} ${it.id} has a ${it.vector.length}-dimensional vector, the index has ${this.dim}`)
+      if (!hasDirection(it.vector)) { this.stats.skippedZero++; continue }
+      rows.push({ kind: it.kind, id: it.id, platform: it.platform, language: it.language, time: it.time, text: it.text, model: it.model, version: it.version, vector: Array.from(it.vector) })
+    }
+    for (let i = 0; i < rows.length; i += this.opts.insertChunkRows) {
+      const chunk = rows.slice(i, i + this.opts.insertChunkRows)
+      await this.retrying(`insert ${chunk.length} vectors`, () => this.ch.client.insert({
+        table: this.table, values: chunk, format: 'JSONEachRow', columns: ['kind', 'id', 'platform', 'language', 'time', 'text', 'model', 'version', 'vector'],
+      }))
+      this.stats.upserted += chunk.length
+    }
+  }
+
+  async search(query: ArrayLike<number> | string, opts: SearchOptions = {}): Promise<SearchHit[]> {
+    const k = opts.k ?? 10
+    const kind = opts.kind ?? 'post'
+    const isText = typeof query === 'string'
+    const vec = isText ? this.embedder.embedText(query) : query
+    if (vec.length !== this.dim) throw new TrendwireError('CONFIG_INVALID', `clickhouse vector index "${this.name}": query vector has ${vec.length} dimensions, the index has ${this.dim}`)
+    if (!hasDirection(vec) || k <= 0) return []
+    const filter: SearchFilter = { ...opts.filter }
+    if (isText && filter.model === undefined) filter.model = this.embedder.modelId
+    const { sql: where, params } = whereClause(kind, filter)
+    params.q = Array.from(vec)
+    params.k = k
+    // no alias may reuse a column name: ClickHouse resolves aliases inside WHERE too
+    const cols = `kind, id, platform, language, toUnixTimestamp64Milli(time) AS time_ms, text, model, version, cosineDistance(vector, {q:Array(Float32)}) AS distance`
+    if (this.approximate && !opts.exact) {
+      this.stats.approximateSearches++
+      params.n = k * this.opts.overfetch
+      const cand = await this.rows<{ id: string }>(`SELECT id FROM ${this.table} WHERE ${where} ORDER BY cosineDistance(vector, {q:Array(Float32)}) LIMIT {n:UInt32}`, params)
+      const ids = [...new Set(cand.map((r) => r.id))]
+      if (ids.length > 0) {
+        params.ids = ids
+        const hits = await this.rows<Row>(`SELECT ${cols} FROM ${this.table} FINAL WHERE ${where} AND id IN {ids:Array(String)} ORDER BY distance ASC, id ASC LIMIT {k:UInt32}`, params)
+        if (hits.length >= k) return hits.map(toHit)
+      }
+      this.stats.fallbacks++
+    }
+    this.stats.exactSearches++
+    const hits = await this.rows<Row>(`SELECT ${cols} FROM ${this.table} FINAL WHERE ${where} ORDER BY distance ASC, id ASC LIMIT {k:UInt32}`, params)
+    return hits.map(toHit)
+  }
+
+  async close(): Promise<void> {
+    // the ClickHouse handle belongs to whoever created it
+  }
+
+  private async rows<R>(query: string, params: Record<string, unknown>): Promise<R[]> {
+    return this.retrying('search', async () => {
+      const rs = await this.ch.client.query({ query, query_params: params, format: 'JSONEachRow' })
+      return rs.json<R>()
+    })
+  }
+
+  private async retrying<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    const started = Date.now()
+    const r = this.opts.retry
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn()
+      } catch (err) {
+        const ctx = `clickhouse vector index "${this.name}": ${what}`
+        const info = classifyClickHouseError(err)
+        if (!info.retryable) throw clickHouseFailure(err, ctx)
+        const failing = Date.now() - started
+        if (r.giveUpAfterMs > 0 && failing >= r.giveUpAfterMs) throw new TrendwireError('SINK_UNAVAILABLE', `${ctx}: still failing after ${failing} ms: ${info.message}`, { cause: err })
+        const cap = Math.min(r.maxDelayMs, r.initialDelayMs * 2 ** Math.min(attempt - 1, 30))
+        this.stats.retries++
+        this.log.warn({ index: this.name, what, attempt, err: info.message }, 'clickhouse vector index call failed, retrying')
+        await sleep(cap / 2 + Math.random() * (cap / 2))
+      }
+    }
+  }
+}
+
+function toHit(r: Row): SearchHit {
+  return { kind: r.kind, id: r.id, distance: Number(r.distance), platform: r.platform, language: r.language, time: Number(r.time_ms), text: r.text, model: r.model, version: Number(r.version) }
+}
+
+/** WHERE for a kind and a filter, with query parameters (never string-spliced values). */
+function whereClause(kind: VectorKind, f: SearchFilter): { sql: string; params: Record<string, unknown> } {
+  const parts = ['kind = {kind:String}']
+  const params: Record<string, unknown> = { kind }
+  const list = (v: string | readonly string[]): string[] => (typeof v === 'string' ? [v] : [...v])
+  if (f.platform !== undefined) { parts.push('platform IN {platforms:Array(String)}'); params.platforms = list(f.platform) }
+  if (f.language !== undefined) { parts.push('language IN {languages:Array(String)}'); params.languages = list(f.language) }
+  if (f.from !== undefined) { parts.push('time >= fromUnixTimestamp64Milli({timeFrom:Int64})'); params.timeFrom = f.from }
+  if (f.to !== undefined) { parts.push('time < fromUnixTimestamp64Milli({timeTo:Int64})'); params.timeTo = f.to }
+  if (f.model !== undefined) { parts.push('model = {model:String}'); params.model = f.model }
+  return { sql: parts.join(' AND '), params }
+}
