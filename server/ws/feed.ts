@@ -111,6 +111,8 @@ export class LiveFeed {
   private heartbeat: NodeJS.Timeout
   private flusher: NodeJS.Timeout | null = null
   private closed = false
+  /** counters since start (also on /metrics) */
+  readonly stats = { coalesced: 0, slowClosed: 0, deadTerminated: 0 }
 
   constructor(options: FeedOptionsInput, private readonly deps: FeedDeps, epochs: Partial<Record<StreamName, string>> = {}) {
     this.opts = parseOptions('live feed', feedOptionsSchema, options)
@@ -123,6 +125,11 @@ export class LiveFeed {
 
   get connections(): number {
     return this.clients.size
+  }
+
+  /** clients being coalesced right now */
+  get slowClients(): number {
+    return this.slow.size
   }
 
   // --- connections --------------------------------------------------------------------------------
@@ -327,6 +334,7 @@ export class LiveFeed {
       if (ws.bufferedAmount <= this.opts.softBufferBytes) { ws.send(e.json); return }
       c.slowSince = Date.now()
       this.slow.add(c)
+      this.stats.coalesced++
       this.deps.metrics?.slow('coalesced')
       if (!this.flusher) this.flusher = setInterval(() => this.flush(), this.opts.flushIntervalMs)
     }
@@ -371,6 +379,7 @@ export class LiveFeed {
     c.held.clear()
     c.heldAlerts = []
     this.slow.delete(c)
+    this.stats.slowClosed++
     this.deps.metrics?.slow('closed')
     this.deps.log.warn({ client: c.id, tenant: c.principal.tenantId, why }, 'closing slow websocket client')
     c.ws.close(CLOSE_CODES.slowConsumer, `slow consumer: ${why}`.slice(0, 120))
@@ -383,6 +392,7 @@ export class LiveFeed {
   private beat(): void {
     for (const c of this.clients) {
       if (!c.alive) {
+        this.stats.deadTerminated++
         this.deps.metrics?.dead()
         this.deps.log.debug({ client: c.id }, 'websocket missed a heartbeat: terminated')
         c.ws.terminate()
