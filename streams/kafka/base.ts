@@ -29,9 +29,11 @@ export abstract class KafkaSourceBase<T> implements Source<T> {
   private readonly checkpointed = new Map<string, string>()
   /** Positions of the partitions revoked in the last rebalance: if one comes straight back, we continue where we were. */
   private lastRevoked = new Map<string, string>()
+  /** Bumped on every revoke: a position lookup that outlives its assignment is ignored. */
+  private generation = 0
   private fetchPaused = false
   /** Partitions the client was told to pause (and not yet to resume). */
-  private readonly clientPaused = new Set<string>()
+  protected readonly clientPaused = new Set<string>()
   private userPaused = false
   protected failure: Error | null = null
   protected closed = false
@@ -59,11 +61,7 @@ export abstract class KafkaSourceBase<T> implements Source<T> {
     for (const [id, pos] of Object.entries(positions ?? {})) {
       const tp = parsePartitionId(id)
       if (!tp || !this.cfg.topics.includes(tp.topic)) continue
-      const offset = typeof pos === 'bigint' ? pos.toString() : typeof pos === 'number' || typeof pos === 'string' ? String(pos) : null
-      if (offset === null || !/^\d+$/.test(offset)) {
-        throw new TrendwireError('CHECKPOINT_CORRUPT', `${this.name}: checkpoint position for ${id} is not an offset: ${JSON.stringify(pos)}`)
-      }
-      this.checkpointed.set(id, offset)
+      this.checkpointed.set(id, toOffset(id, pos, this.name))
     }
     await this.start()
   }
@@ -128,33 +126,54 @@ export abstract class KafkaSourceBase<T> implements Source<T> {
   /**
    * Before the client gives partitions up: stop handing them out, let the runner checkpoint (and
    * commit) them, then forget their queued records. The caller releases the partitions only after
-   * this resolves.
+   * this resolves. Partitions still held for a position lookup were never announced (onAssign), so
+   * they are dropped without a beforeRevoke.
    */
   protected async revoking(ids: string[]): Promise<void> {
+    this.generation++
     if (ids.length === 0) return
+    const announced = ids.filter((id) => !this.buffer.isHeld(id))
     this.buffer.markRevoking(ids)
-    publish({ type: 'revoke-start', source: this.name, partitions: ids })
+    publish({ type: 'revoke-start', source: this.name, partitions: announced })
     let error: unknown
-    try {
-      await withTimeout(this.hooks.beforeRevoke(ids), this.cfg.rebalanceTimeoutMs, 'beforeRevoke')
-    } catch (e) {
-      // The partitions go anyway (the group will not wait past the rebalance timeout); the next
-      // owner replays from the last committed offset, so this costs duplicates, not data.
-      error = e
-      this.log('error', `beforeRevoke failed; partitions are released without a checkpoint: ${e instanceof Error ? e.message : String(e)}`)
+    if (announced.length > 0) {
+      try {
+        await withTimeout(this.hooks.beforeRevoke(announced), this.cfg.rebalanceTimeoutMs, 'beforeRevoke')
+      } catch (e) {
+        // The partitions go anyway (the group will not wait past the rebalance timeout); the next
+        // owner replays from the last committed offset, so this costs duplicates, not data.
+        error = e
+        this.log('error', `beforeRevoke failed; partitions are released without a checkpoint: ${e instanceof Error ? e.message : String(e)}`)
+      }
     }
-    this.lastRevoked = this.buffer.revoke(ids)
-    publish({ type: 'revoke-done', source: this.name, partitions: ids, error })
+    const last = this.buffer.revoke(ids)
+    for (const id of ids) if (!announced.includes(id)) last.delete(id)
+    this.lastRevoked = last
+    publish({ type: 'revoke-done', source: this.name, partitions: announced, error })
+  }
+
+  /** True when the runner wants to say where new partitions start (hooks.positionsFor). */
+  protected get asksPositions(): boolean {
+    return typeof this.hooks.positionsFor === 'function'
   }
 
   /**
-   * The client got these partitions. Returns where each must start (undefined: the committed offset);
-   * the subclass seeks accordingly, then calls assigned().
+   * Where newly assigned partitions start: the position we left them at if they come straight back
+   * (nothing can be newer), else what the runner's checkpoints say (positionsFor), else the
+   * checkpoint given to open(), else undefined, i.e. the group's committed offset. Resolves to null
+   * when the assignment was superseded (a revoke) while the runner was asked.
    */
-  protected startPositions(ids: string[]): Map<string, string | undefined> {
+  protected async startPositions(ids: string[]): Promise<Map<string, string | undefined> | null> {
+    const gen = this.generation
+    let answer: Record<string, unknown> = {}
+    if (this.hooks.positionsFor && ids.length > 0) {
+      answer = (await this.hooks.positionsFor(ids)) ?? {}
+      if (gen !== this.generation) return null
+    }
     const out = new Map<string, string | undefined>()
     for (const id of ids) {
-      const pos = this.lastRevoked.get(id) ?? this.checkpointed.get(id)
+      const asked = answer[id] === undefined || answer[id] === null ? undefined : toOffset(id, answer[id], this.name)
+      const pos = this.lastRevoked.get(id) ?? asked ?? this.checkpointed.get(id)
       this.checkpointed.delete(id)
       out.set(id, pos)
     }
@@ -162,6 +181,7 @@ export abstract class KafkaSourceBase<T> implements Source<T> {
     return out
   }
 
+  /** Announces the partitions (onAssign) once the client starts them at these positions. */
   protected assigned(starts: Map<string, string | undefined>): void {
     const seeks: Record<string, string> = {}
     for (const [id, pos] of starts) {
@@ -172,6 +192,14 @@ export abstract class KafkaSourceBase<T> implements Source<T> {
     const ids = [...starts.keys()]
     publish({ type: 'assign', source: this.name, partitions: ids, seeks })
     if (ids.length > 0) this.hooks.onAssign(ids)
+  }
+
+  /** Owns the partitions but keeps the client from fetching them until assigned() (a position lookup is running). */
+  protected hold(ids: string[]): void {
+    for (const id of ids) this.buffer.assign(id, undefined, true)
+    const toPause = ids.filter((id) => !this.clientPaused.has(id))
+    for (const id of toPause) this.clientPaused.add(id)
+    if (toPause.length > 0) this.setFetching(true, groupByTopic(toPause))
   }
 
   protected fail(error: unknown): void {
@@ -237,6 +265,15 @@ export function groupByTopic(ids: readonly string[]): TopicPartitions[] {
     list.push(tp.partition)
   }
   return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }))
+}
+
+/** A checkpointed position as a Kafka offset string; anything else is a corrupt checkpoint. */
+function toOffset(id: string, pos: unknown, source: string): string {
+  const offset = typeof pos === 'bigint' ? pos.toString() : typeof pos === 'number' || typeof pos === 'string' ? String(pos) : null
+  if (offset === null || !/^\d+$/.test(offset)) {
+    throw new TrendwireError('CHECKPOINT_CORRUPT', `${source}: checkpoint position for ${id} is not an offset: ${safeJson(pos)}`)
+  }
+  return offset
 }
 
 function withTimeout<X>(p: Promise<X>, ms: number, what: string): Promise<X> {

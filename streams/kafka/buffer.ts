@@ -28,6 +28,8 @@ interface PartitionState {
   position: string | undefined
   /** Being revoked: nothing more is handed out, so the checkpoint taken in beforeRevoke covers exactly what was delivered. */
   revoking: boolean
+  /** Assigned, but where it starts is still being looked up (hooks.positionsFor): nothing is accepted yet. */
+  held: boolean
 }
 
 export interface FetchBufferOptions<T> {
@@ -68,13 +70,29 @@ export class FetchBuffer<T> {
 
   accepting(id: string): boolean {
     const p = this.parts.get(id)
-    return p !== undefined && !p.revoking
+    return p !== undefined && !p.revoking && !p.held
   }
 
-  assign(id: string, position: string | undefined): void {
-    if (this.parts.has(id)) return
-    this.parts.set(id, { id, chunks: [], messages: 0, bytes: 0, position, revoking: false })
+  /** Starts owning a partition; held ones accept nothing until release(). */
+  assign(id: string, position: string | undefined, held = false): void {
+    const p = this.parts.get(id)
+    if (p) {
+      if (!held && p.held) this.release(id, position)
+      return
+    }
+    this.parts.set(id, { id, chunks: [], messages: 0, bytes: 0, position, revoking: false, held })
     this.order.push(id)
+  }
+
+  release(id: string, position: string | undefined): void {
+    const p = this.parts.get(id)
+    if (!p) return
+    p.held = false
+    p.position = position
+  }
+
+  isHeld(id: string): boolean {
+    return this.parts.get(id)?.held === true
   }
 
   markRevoking(ids: readonly string[]): void {

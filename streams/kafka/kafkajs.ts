@@ -30,6 +30,7 @@ export class KafkajsSource<T> extends KafkaSourceBase<T> {
   private readonly kafka: Kafka
   private readonly consumer: Consumer
   private running = false
+  private restarts = 0
 
   constructor(cfg: KafkaSourceConfig, lib: KafkajsModule) {
     super(cfg)
@@ -51,7 +52,7 @@ export class KafkajsSource<T> extends KafkaSourceBase<T> {
     })
     const ev = this.consumer.events
     this.consumer.on(ev.GROUP_JOIN, (e) => this.onGroupJoin(e.payload.memberAssignment))
-    this.consumer.on(ev.CRASH, (e) => this.fail(e.payload.error))
+    this.consumer.on(ev.CRASH, (e) => void this.onCrash(e.payload.error))
   }
 
   /** Round robin, with the consumer's cluster wrapped so every JoinGroup waits for beforeRevoke. */
@@ -71,26 +72,61 @@ export class KafkajsSource<T> extends KafkaSourceBase<T> {
   private onGroupJoin(assignment: Record<string, number[]>): void {
     const ids: string[] = []
     for (const [topic, partitions] of Object.entries(assignment)) for (const p of partitions) ids.push(partitionId(topic, p))
-    const starts = this.startPositions(ids)
-    for (const [id, pos] of starts) {
-      if (pos === undefined) continue
-      const slash = id.lastIndexOf('/')
-      this.consumer.seek({ topic: id.slice(0, slash), partition: Number(id.slice(slash + 1)), offset: pos })
-    }
-    this.assigned(starts)
+    // kafkajs starts fetching right after this event. When the runner is asked where partitions
+    // start (an async lookup), they are paused and accept nothing until the seeks are in place.
+    if (this.asksPositions) this.hold(ids)
+    this.startPositions(ids).then(
+      (starts) => {
+        if (!starts || this.closed) return
+        this.restarts = 0
+        for (const [id, pos] of starts) {
+          if (pos === undefined) continue
+          const slash = id.lastIndexOf('/')
+          this.consumer.seek({ topic: id.slice(0, slash), partition: Number(id.slice(slash + 1)), offset: pos })
+        }
+        this.assigned(starts)
+      },
+      (e) => this.fail(e),
+    )
   }
 
   protected async start(): Promise<void> {
     await this.consumer.connect()
     await this.consumer.subscribe({ topics: this.cfg.topics, fromBeginning: this.cfg.fromBeginning })
-    await this.consumer.run({
+    await this.run()
+    this.running = true
+    if (this.failure) throw this.failure
+  }
+
+  private run(): Promise<void> {
+    return this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.onBatch(payload),
     })
-    this.running = true
-    if (this.failure) throw this.failure
+  }
+
+  /**
+   * kafkajs has disconnected after an error it does not retry. While we own no partition nothing
+   * can be lost, so the consumer is started again (a few times); otherwise the source fails and the
+   * runner restarts from its checkpoint. The case seen in practice: the librdkafka mock broker
+   * answers a follower's SyncGroup with INVALID_REQUEST when the leader's SyncGroup came first.
+   */
+  private async onCrash(error: unknown): Promise<void> {
+    if (this.closed) return
+    if (this.buffer.partitions().length === 0 && this.restarts < this.cfg.retries) {
+      this.restarts++
+      this.log('warn', `consumer crashed before it owned a partition, restarting it (${this.restarts}/${this.cfg.retries}): ${error instanceof Error ? error.message : String(error)}`)
+      try {
+        await this.consumer.connect()
+        await this.run()
+      } catch (e) {
+        this.fail(e)
+      }
+      return
+    }
+    this.fail(error)
   }
 
   private async onBatch({ batch, resolveOffset, isStale, isRunning }: EachBatchPayload): Promise<void> {

@@ -190,19 +190,27 @@ export class RdkafkaSource<T> extends KafkaSourceBase<T> {
   private onRebalance(err: RdkafkaError | undefined, assignment: TopicPartitionOffset[]): void {
     const code = err?.code
     if (code === ERR__ASSIGN_PARTITIONS) {
+      // librdkafka does not fetch (and the group waits) until assign() is called, so the start
+      // positions can be looked up first, even asynchronously.
       const ids = assignment.map((tp) => partitionId(tp.topic, tp.partition))
-      const starts = this.startPositions(ids)
-      try {
-        this.consumer.assign(assignment.map((tp) => {
-          const pos = starts.get(partitionId(tp.topic, tp.partition))
-          return pos === undefined ? { topic: tp.topic, partition: tp.partition } : { topic: tp.topic, partition: tp.partition, offset: Number(pos) }
-        }))
-      } catch (e) {
-        this.fail(e)
-        return
-      }
-      this.assigned(starts)
-      this.joined?.resolve()
+      this.startPositions(ids).then(
+        (starts) => {
+          if (!starts) return
+          if (this.closed) { this.unassignAll([]); return }
+          try {
+            this.consumer.assign(assignment.map((tp) => {
+              const pos = starts.get(partitionId(tp.topic, tp.partition))
+              return pos === undefined ? { topic: tp.topic, partition: tp.partition } : { topic: tp.topic, partition: tp.partition, offset: Number(pos) }
+            }))
+          } catch (e) {
+            this.fail(e)
+            return
+          }
+          this.assigned(starts)
+          this.joined?.resolve()
+        },
+        (e) => this.fail(e),
+      )
       return
     }
     const ids = this.buffer.partitions()
