@@ -1,0 +1,381 @@
+// End-to-end latency and throughput: an event entering the source → the trend update it completes
+// reaching WebSocket clients of the live feed (server/ws/feed.ts), with 1,000 connected clients of
+// which 10% read slowly. Figures and method: benchmarks/e2e/README.md.
+//   npx tsx benchmarks/e2e-latency.bench.ts [--source auto|kafka|inprocess] [--rates 10000,50000]
+//     [--clients 1000] [--slow 0.1] [--duration-sec 20] [--warmup-sec 5] [--throughput-events 1500000] [--runs 2]
+//
+// Pipeline (one process, the embedded default): source → flatMap hashtags → keyBy (platform, tag)
+// → tumbling 1 s count → count ≥ minCount → TrendSignal → LiveSink → InProcessBus → LiveFeed →
+// clients (their own process, benchmarks/e2e/clients.ts). The trend logic is a windowed count, not
+// the product's trend detector (not landed when this was written): the point is the path's latency.
+//
+// Latency: the source stamps each event with its scheduled wall-clock time, so window [s, e) fires
+// when the first event with time ≥ e + bound enters the source; a client's latency for an update is
+// receive time − (e + bound), i.e. the delay beyond the window's firing time. Engine latency is the
+// same measured where the update leaves the topology (LiveSink), before the bus and WebSocket.
+// Throughput: the engine unpaced over N pre-timed events (event time advancing at 50k events/s),
+// with the same 1,000 clients, without and with slow clients, alternating runs.
+import { fork, type ChildProcess } from 'node:child_process'
+import { setPriority } from 'node:os'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import pino from 'pino'
+import type { TrendSignal } from '../schemas/outputs.ts'
+import { LiveSink } from '../server/api/live-state.ts'
+import { InProcessBus } from '../server/ws/bus.ts'
+import { LiveFeed } from '../server/ws/feed.ts'
+import { TeeSink } from '../sinks/tee.ts'
+import { createKafkaSource, rdkafkaAvailable, type KafkaMessage } from '../streams/kafka/index.ts'
+import { Runner } from '../streams/runner.ts'
+import { Topology } from '../streams/topology.ts'
+import type { Batch, DeadLetter, PollResult, Sink, Source, SourceBatch } from '../streams/types.ts'
+import { count, tumbling, type WindowResult } from '../streams/windows.ts'
+import { KafkaMock } from '../tests/helpers/kafka.ts'
+import { eventPool, type BenchEvent } from './e2e/events.ts'
+
+const { values: a } = parseArgs({ options: {
+  source: { type: 'string', default: 'auto' }, rates: { type: 'string', default: '10000,50000' }, clients: { type: 'string', default: '1000' },
+  slow: { type: 'string', default: '0.1' }, 'duration-sec': { type: 'string', default: '20' }, 'warmup-sec': { type: 'string', default: '5' },
+  'throughput-events': { type: 'string', default: '1500000' }, runs: { type: 'string', default: '2' }, 'skip-throughput': { type: 'boolean', default: false },
+  'skip-latency': { type: 'boolean', default: false },
+  /** cork every client socket around each fan-out (see README: a change proposed for server/ws/feed.ts) */
+  cork: { type: 'boolean', default: false },
+  'load-nice': { type: 'string', default: '10' },
+} })
+const RATES = a.rates!.split(',').map(Number)
+const CLIENTS = Number(a.clients)
+const SLOW = Number(a.slow)
+const DURATION = Number(a['duration-sec']) * 1000
+const WARMUP = Number(a['warmup-sec']) * 1000
+const TP_EVENTS = Number(a['throughput-events'])
+const RUNS = Number(a.runs)
+const BOUND = 20
+const WINDOW = 1000
+const PARTITIONS = 4
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url))
+const now = (): number => performance.timeOrigin + performance.now()
+const log = pino({ level: 'silent' })
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1'
+
+// ---------------------------------------------------------------------------------------------
+// sources
+
+/**
+ * In-process source: events at `rate` per second of event time. Paced: event i is released at its
+ * scheduled wall time start + i/rate and stamped with it. Unpaced: as fast as polled, times still
+ * start + i/rate (throughput runs). `total` events, then done.
+ */
+class RateSource implements Source<BenchEvent> {
+  readonly name = 'bench'
+  private i = 0
+  private start = 0
+  private readonly pool = eventPool()
+  constructor(private readonly rate: number, private readonly total: number, private readonly paced: boolean) {}
+  async open(): Promise<void> { this.start = this.paced ? now() : 1_700_000_000_000 }
+  async poll(max: number): Promise<PollResult<BenchEvent>> {
+    let due = this.total
+    if (this.paced) {
+      due = Math.min(this.total, Math.floor(((now() - this.start) * this.rate) / 1000) + 1)
+      if (due <= this.i) {
+        await new Promise((r) => setTimeout(r, 1))
+        due = Math.min(this.total, Math.floor(((now() - this.start) * this.rate) / 1000) + 1)
+      }
+    }
+    const n = Math.min(max, due - this.i)
+    const parts: SourceBatch<BenchEvent>[] = []
+    for (let p = 0; p < PARTITIONS; p++) parts.push({ partition: `bench/${p}`, values: [], times: [] })
+    for (let k = 0; k < n; k++, this.i++) {
+      const e = this.pool[this.i % this.pool.length]
+      const t = Math.floor(this.start + (this.i * 1000) / this.rate)
+      const b = parts[this.i % PARTITIONS]
+      b.values.push({ p: e.p, h: e.h, t })
+      b.times.push(t)
+    }
+    const done = this.i >= this.total
+    return { batches: parts.filter((b) => b.values.length > 0), done, finished: done ? parts.map((b) => b.partition) : undefined }
+  }
+  positions(): Record<string, unknown> { return { i: this.i } }
+  async close(): Promise<void> {}
+}
+
+function decode(messages: readonly KafkaMessage[]): { values: BenchEvent[]; times: number[]; deadLetters: DeadLetter[] } {
+  const values: BenchEvent[] = []
+  const times: number[] = []
+  const deadLetters: DeadLetter[] = []
+  for (const m of messages) {
+    try {
+      const e = JSON.parse(Buffer.from(m.value!).toString('utf8')) as BenchEvent
+      values.push(e)
+      times.push(e.t)
+    } catch (err) {
+      deadLetters.push({ source: 'bench', partition: `${m.topic}/${m.partition}`, position: String(m.offset), code: 'INPUT_MALFORMED', reason: (err as Error).message, payload: m.value ?? new Uint8Array(), at: Date.now() })
+    }
+  }
+  return { values, times, deadLetters }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the stack
+
+class LatencyProbe implements Sink<TrendSignal> {
+  readonly name = 'latency-probe'
+  xs: number[] = []
+  measuring = false
+  signals = 0
+  write(b: Batch<TrendSignal>): void {
+    this.signals += b.values.length
+    if (!this.measuring) return
+    const t = now()
+    for (const s of b.values) this.xs.push(t - (s.windowEnd + BOUND))
+  }
+}
+
+function topology(source: Source<BenchEvent>, minCount: number, out: Sink<TrendSignal>): Topology {
+  const t = new Topology('e2e-bench')
+  t.from(source, { outOfOrdernessMs: BOUND, idleTimeoutMs: 0 })
+    .flatMap<string>('tags', (e, time, o) => { for (const h of e.h) o.emit(`${e.p}|${h}`, time) })
+    .keyBy((k) => k)
+    .window(tumbling(WINDOW))
+    .aggregate('tag-count-1s', count(), { allowedLatenessMs: 0 })
+    .filter('trending', (r) => r.value >= minCount)
+    .map<TrendSignal>('trend-signal', (r: WindowResult<string, number>) => {
+      const i = r.key.indexOf('|')
+      return {
+        entityType: 'hashtag', entity: r.key.slice(i + 1), platform: r.key.slice(0, i) as TrendSignal['platform'], windowStart: r.start, windowEnd: r.end,
+        uses: r.value, uniqueCreators: r.value, totalEngagement: 0, growth: 0, baseline: 0, observed: r.value, deviation: 0, score: r.value, stage: 'rising',
+        contributingPostIds: [], revision: r.revision,
+      }
+    })
+    .to(out)
+  return t
+}
+
+interface Stack { server: Server; feed: LiveFeed; bus: InProcessBus; url: string; close(): Promise<void> }
+
+async function startFeed(): Promise<Stack> {
+  const bus = new InProcessBus()
+  const feed = new LiveFeed({ path: '/api/stream', maxConnectionsPerTenant: 100_000 }, {
+    authenticate: () => ({ tenantId: 'bench', keyId: 'bench' }), rateLimit: () => null, keyActive: () => true,
+    brandTenant: () => null, ownsBrand: () => false, watchTerms: () => ({ hashtags: [], keywords: [] }), watchVersion: () => 0, log,
+  }, { trends: bus.epoch, scores: bus.epoch, alerts: bus.epoch })
+  // --cork: every message of one fan-out to one client goes out in one write instead of one per
+  // message (socket.cork() before, uncork() after); done from outside the feed, on the upgraded sockets
+  const sockets = new Set<import('node:stream').Duplex & { cork(): void; uncork(): void }>()
+  const unsubscribe = bus.subscribe(a.cork
+    ? (records) => { for (const so of sockets) so.cork(); try { feed.receive(records) } finally { for (const so of sockets) so.uncork() } }
+    : (records) => feed.receive(records))
+  const server = createServer((_req, res) => { res.writeHead(404).end() })
+  server.on('upgrade', (req, socket, head) => {
+    if (!feed.handleUpgrade(req, socket, head)) { socket.destroy(); return }
+    const so = socket as typeof socket & { cork(): void; uncork(): void }
+    sockets.add(so)
+    socket.once('close', () => sockets.delete(so))
+  })
+  await new Promise<void>((r) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, r))
+  const { port } = server.address() as AddressInfo
+  return {
+    server, feed, bus, url: `ws://127.0.0.1:${port}/api/stream`,
+    async close() {
+      unsubscribe()
+      await feed.close()
+      server.closeAllConnections()
+      await new Promise<void>((r) => server.close(() => r()))
+    },
+  }
+}
+
+interface ClientReport { latency: { n: number; p50: number; p90: number; p99: number; max: number; min: number }; normalMessages: number; slow: { messages: number; coalesced: number; closedByServer: number; reconnects: number } }
+
+class Clients {
+  private readonly child: ChildProcess
+  private waiters: Array<(m: { event: string } & Record<string, unknown>) => void> = []
+  readonly closedNormal: number[] = []
+  constructor(url: string, niceness = 0) {
+    this.child = fork(here('./e2e/clients.ts'), ['--url', url, '--bound', String(BOUND)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    if (niceness) setPriority(this.child.pid!, niceness)
+    this.child.on('message', (m: { event: string; code?: number }) => {
+      if (m.event === 'normal-closed') this.closedNormal.push(m.code ?? 0)
+      const w = this.waiters
+      this.waiters = []
+      for (const f of w) f(m as { event: string })
+    })
+  }
+  private next(event: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`clients: no ${event} in ${timeoutMs} ms`)), timeoutMs)
+      const wait = (m: { event: string }): void => { if (m.event === event) { clearTimeout(timer); resolve(m) } else this.waiters.push(wait) }
+      this.waiters.push(wait)
+    })
+  }
+  async open(n: number, slow: boolean): Promise<void> {
+    if (n <= 0) return
+    const p = this.next('opened')
+    this.child.send({ cmd: 'open', n, slow })
+    await p
+  }
+  measure(): void { this.child.send({ cmd: 'measure' }) }
+  async report(): Promise<ClientReport> { const p = this.next('report'); this.child.send({ cmd: 'report' }); return (await p) as unknown as ClientReport }
+  async stop(): Promise<void> { const exited = new Promise((r) => this.child.once('exit', r)); this.child.send({ cmd: 'stop' }); await exited }
+}
+
+const PROBES = 20
+
+/**
+ * CLIENTS connections: PROBES normal clients in a process of their own (the latency a client sees)
+ * and the rest — normal and slow — in a load process, opened in ten interleaved waves so the probes
+ * sit all along the feed's send order.
+ */
+async function connectClients(url: string, slowFraction: number): Promise<{ load: Clients; probes: Clients; all: Clients[] }> {
+  // The load clients stand for other machines: on this shared 2-core box they run at a lower CPU
+  // priority so that parsing ~30k frames per window does not delay the engine or the probes.
+  const load = new Clients(url, Number(a['load-nice']))
+  const probes = new Clients(url)
+  const slowN = Math.round(CLIENTS * slowFraction)
+  const normalN = CLIENTS - slowN - PROBES
+  for (let w = 0; w < 10; w++) {
+    const part = (n: number) => Math.floor((n * (w + 1)) / 10) - Math.floor((n * w) / 10)
+    await load.open(part(normalN), false)
+    await load.open(part(slowN), true)
+    await probes.open(part(PROBES), false)
+  }
+  return { load, probes, all: [load, probes] }
+}
+
+const q = (xs: number[], p: number): number => {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((x, y) => x - y)
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]
+}
+const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '—')
+const cpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
+
+// ---------------------------------------------------------------------------------------------
+// latency runs
+
+/** ~1% of a platform's tag uses: about 30 (platform, tag) updates per window at any rate. */
+const minCountFor = (rate: number): number => Math.max(2, Math.round(rate * 0.01))
+
+async function kafkaWorks(): Promise<{ ok: true; mock: KafkaMock } | { ok: false; why: string }> {
+  if (!(await rdkafkaAvailable())) return { ok: false, why: 'node-rdkafka is not available' }
+  try {
+    const mock = await KafkaMock.start({ brokers: 1 })
+    return { ok: true, mock }
+  } catch (e) {
+    return { ok: false, why: `the mock broker did not start: ${(e as Error).message}` }
+  }
+}
+
+async function latencyRun(rate: number, kind: 'kafka' | 'inprocess', mock: KafkaMock | null): Promise<Record<string, string | number>> {
+  const stack = await startFeed()
+  const clients = await connectClients(stack.url, SLOW)
+  const probe = new LatencyProbe()
+  const total = Math.floor((rate * (WARMUP + DURATION + 2000)) / 1000)
+  let source: Source<BenchEvent>
+  let producer: ChildProcess | null = null
+  let producerDone: Promise<{ produced: number; maxLagMs: number }> | null = null
+  if (kind === 'kafka') {
+    const topic = `e2e-bench-${rate}-${Date.now()}`
+    await mock!.createTopic(topic, PARTITIONS)
+    source = await createKafkaSource<BenchEvent>({
+      client: 'node-rdkafka', brokers: mock!.bootstrap, topics: [topic], groupId: `${topic}-g`, decode, fromBeginning: true,
+      fetchMaxWaitMs: 5, pollTimeoutMs: 5, logLevel: 'error', rdkafka: { 'fetch.min.bytes': 1, 'fetch.error.backoff.ms': 5 },
+    })
+    producer = fork(here('./e2e/producer.ts'), ['--brokers', mock!.bootstrap, '--topic', topic, '--partitions', String(PARTITIONS), '--rate', String(rate), '--duration-ms', String(WARMUP + DURATION + 2000)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    await new Promise<void>((resolve, reject) => { producer!.once('message', () => resolve()); producer!.once('exit', (c) => reject(new Error(`producer exited ${c}`))) })
+    producerDone = new Promise((resolve) => producer!.on('message', (m: { event: string; produced: number; maxLagMs: number }) => { if (m.event === 'done') resolve(m) }))
+  } else {
+    source = new RateSource(rate, total, true)
+  }
+  const runner = new Runner(topology(source, minCountFor(rate), new TeeSink('out', [probe, new LiveSink('feed-trends', 'trends', stack.bus)])), { maxBatchRecords: 2048, checkpointIntervalMs: 0, checkpointAtEnd: false }, { logger: log })
+  const done = runner.run()
+  // the producer starts once the consumer has joined its group (the runner has opened the source),
+  // so the measurement does not include catching up with a backlog
+  while (runner.status().state === 'starting') await new Promise((r) => setTimeout(r, 10))
+  if (producer) producer.send({ cmd: 'go' })
+  await new Promise((r) => setTimeout(r, WARMUP))
+  probe.measuring = true
+  for (const c of clients.all) c.measure()
+  const c0 = cpu()
+  const rec0 = runner.status().recordsIn
+  const t0 = now()
+  await new Promise((r) => setTimeout(r, DURATION))
+  const elapsed = now() - t0
+  const records = runner.status().recordsIn - rec0
+  const cpuMs = cpu() - c0
+  probe.measuring = false
+  const rep = await clients.probes.report()
+  const loadRep = await clients.load.report()
+  runner.stop()
+  await done
+  const prod = producerDone ? await producerDone : null
+  await source.close().catch(() => {})
+  for (const c of clients.all) await c.stop()
+  await stack.close()
+  return {
+    source: kind, rate, 'events/s in': Math.round((records * 1000) / elapsed), 'updates/window': +(probe.xs.length / (DURATION / WINDOW)).toFixed(1),
+    'engine p50 ms': f1(q(probe.xs, 0.5)), 'engine p99 ms': f1(q(probe.xs, 0.99)),
+    'client p50 ms': f1(rep.latency.p50), 'client p99 ms': f1(rep.latency.p99), 'client max ms': f1(rep.latency.max), samples: rep.latency.n,
+    'load clients p99 ms': f1(loadRep.latency.p99),
+    'slow: coalesced': loadRep.slow.coalesced, 'slow: closed': loadRep.slow.closedByServer, 'normal closed': clients.load.closedNormal.length + clients.probes.closedNormal.length,
+    'engine CPU %': Math.round((cpuMs / elapsed) * 100), ...(prod ? { 'producer max lag ms': f1(prod.maxLagMs) } : {}),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// throughput runs
+
+async function throughputRun(slow: number): Promise<{ slow: number; eventsPerSec: number; secs: number; updates: number; coalesced: number; closed: number }> {
+  const stack = await startFeed()
+  const clients = await connectClients(stack.url, slow)
+  for (const c of clients.all) c.measure()
+  const probe = new LatencyProbe()
+  const source = new RateSource(50_000, TP_EVENTS, false)
+  const runner = new Runner(topology(source, minCountFor(50_000), new TeeSink('out', [probe, new LiveSink('feed-trends', 'trends', stack.bus)])), { maxBatchRecords: 2048, checkpointIntervalMs: 0, checkpointAtEnd: false }, { logger: log })
+  const t0 = now()
+  await runner.run()
+  const secs = (now() - t0) / 1000
+  const rep = await clients.load.report()
+  for (const c of clients.all) await c.stop()
+  await stack.close()
+  return { slow, eventsPerSec: Math.round(TP_EVENTS / secs), secs: +secs.toFixed(2), updates: probe.signals, coalesced: rep.slow.coalesced, closed: rep.slow.closedByServer }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const load = (await import('node:os')).loadavg()[0]
+console.log(`e2e latency benchmark: ${CLIENTS} clients (${Math.round(SLOW * 100)}% slow), 1 s windows, bound ${BOUND} ms${a.cork ? ', corked fan-out' : ''}; load average ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} cores`)
+if (!a['skip-latency']) {
+  let kind: 'kafka' | 'inprocess' = a.source === 'inprocess' ? 'inprocess' : 'kafka'
+  let mock: KafkaMock | null = null
+  if (kind === 'kafka') {
+    const k = await kafkaWorks()
+    if (k.ok) mock = k.mock
+    else if (a.source === 'kafka') throw new Error(`kafka source requested but ${k.why}`)
+    else { console.log(`Kafka not usable (${k.why}): in-process source`); kind = 'inprocess' }
+  }
+  const rows: Array<Record<string, string | number>> = []
+  for (const rate of RATES) {
+    try {
+      rows.push(await latencyRun(rate, kind, mock))
+    } catch (e) {
+      console.log(`rate ${rate} (${kind}) failed: ${(e as Error).message}`)
+    }
+    console.table(rows.slice(-1))
+  }
+  await mock?.stop()
+  console.log('\nlatency beyond the window firing time:')
+  console.table(rows)
+}
+if (!a['skip-throughput']) {
+  const runs: Array<Awaited<ReturnType<typeof throughputRun>>> = []
+  for (let r = 0; r < RUNS; r++) for (const slow of [0, SLOW]) runs.push(await throughputRun(slow))
+  console.log('\nengine throughput, unpaced, 1,000 clients connected:')
+  console.table(runs)
+  const med = (xs: number[]): number => q(xs, 0.5)
+  const without = med(runs.filter((r) => r.slow === 0).map((r) => r.eventsPerSec))
+  const withSlow = med(runs.filter((r) => r.slow !== 0).map((r) => r.eventsPerSec))
+  console.log(`median events/s without slow clients ${without}, with ${Math.round(SLOW * 100)}% slow ${withSlow}: ratio ${(withSlow / without).toFixed(3)}`)
+}
+process.exit(0)
