@@ -1,6 +1,6 @@
 // HTTP routes of the Reel generator (express 5). Paths are absolute (/api/...), so mount the router
-// at the root, behind whatever authentication the API server applies:
-//   app.use(generatorRouter({ context, posts }))              // or app.use(auth, generatorRouter(...))
+// at the root of the API server's app, with its key check:
+//   api.app.use(generatorRouter({ context, posts, authorize: (req) => api.store.verifyKey(presentedKey(req) ?? '') !== null }))
 //
 //   GET  /api/sectors                 → { sectors: [{ id, label, topic, keywords }] }
 //   GET  /api/hook-types              → { hookTypes: [{ id, label, description, example }] }
@@ -46,9 +46,27 @@ function statusOf(r: GenerateResult): number {
   return r.error.code === 'provider_failed' ? 502 : 422
 }
 
-export function generatorRouter(deps: GeneratorDeps & { generator?: ReelGenerator }): Router {
+export interface GeneratorRouterDeps extends GeneratorDeps {
+  generator?: ReelGenerator
+  /**
+   * Who may call the routes. Mounted on the API server's app (which guards only its own routes),
+   * pass its key check, e.g. `(req) => api.store.verifyKey(presentedKey(req) ?? '') !== null`.
+   * Without it the routes are open (tests, a local demo).
+   */
+  authorize?: (req: Request) => boolean
+}
+
+export function generatorRouter(deps: GeneratorRouterDeps): Router {
   const gen = deps.generator ?? new ReelGenerator(deps)
   const r = express.Router()
+  if (deps.authorize) {
+    const authorize = deps.authorize
+    r.use(['/api/generate-reel', '/api/sectors', '/api/hook-types'], (req, res, next) => {
+      if (authorize(req)) return next()
+      res.setHeader('WWW-Authenticate', 'Bearer realm="trendwire"')
+      res.status(401).json({ error: { code: 'unauthorized', message: 'missing or invalid API key' } })
+    })
+  }
   r.use('/api/generate-reel', express.json({ limit: '64kb' }))
 
   r.get('/api/sectors', (_req, res) => {

@@ -11,7 +11,7 @@ import type { TrendSignal } from '../../schemas/outputs.ts'
 import type { PostPublished } from '../../schemas/events.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import {
-  buildScript, followFeed, generatorRouter, InMemoryPostIndex, OpenAIChatProvider, parseDraft, planSegments, ReelGenerator, TrendContext, validateScript, wordRange,
+  buildScript, followFeed, generatorRouter, performanceFromScores, vectorPostSearch, InMemoryPostIndex, OpenAIChatProvider, parseDraft, planSegments, ReelGenerator, TrendContext, validateScript, wordRange,
   FAILURE_KINDS, HOOK_TYPES, SECTORS,
   type FailureKind, type ProviderRequest, type ScriptDraft, type ScriptProvider, type ValidationRules, type GenerateRequest,
 } from '../../server/generator/index.ts'
@@ -476,5 +476,49 @@ test('HTTP: sectors, hook types, generate, batch; 400 names the field; 422 repor
     const fb = await failed.json() as { ok: boolean; error: { code: string }; attempts: Array<{ failures: Array<{ kind: string }> }> }
     assert.equal(fb.error.code, 'validation_failed')
     assert.equal(fb.attempts.length, 3)
+  } finally { await srv.close() }
+})
+
+test('similar posts from a VectorIndex: nearest posts re-ranked by live performance, unknown performance left out', async () => {
+  const calls: unknown[] = []
+  const index = {
+    async search(query: string, opts?: { k?: number; kind?: string; filter?: unknown }) {
+      calls.push({ query, ...opts })
+      return [
+        { kind: 'post' as const, id: 'a', distance: 0.1, platform: 'reels' as const, language: 'en', time: 0, text: 'iced matcha #matcha #summer', model: 'm', version: 0 },
+        { kind: 'post' as const, id: 'b', distance: 0.3, platform: 'reels' as const, language: 'en', time: 0, text: 'matcha latte art #latte', model: 'm', version: 0 },
+        { kind: 'post' as const, id: 'c', distance: 0.05, platform: 'reels' as const, language: 'en', time: 0, text: 'matcha, no score yet', model: 'm', version: 0 },
+        { kind: 'post' as const, id: 'd', distance: 0.2, platform: 'reels' as const, language: 'en', time: 0, text: 'barely seen', model: 'm', version: 0 },
+      ]
+    },
+  }
+  const scores: Record<string, number> = { a: 10, b: 5_000, d: 0.5 }
+  const live = { async postScore(id: string) { return id in scores ? { postId: id, platform: 'reels' as const, at: 0, predictedFinalEngagement: scores[id], probTop1Pct: 0.1, modelVersion: 'x', topFeatures: [] } : null } }
+  const search = vectorPostSearch(index, performanceFromScores(live), { candidates: 3 })
+  const got = await search.similar({ text: 'matcha coffee', platform: 'reels', k: 2 })
+  assert.deepEqual(calls, [{ query: 'matcha coffee', kind: 'post', k: 6, filter: { platform: 'reels' } }])
+  assert.deepEqual(got.map((p) => p.postId), ['b', 'a'], '0.7·log(5001) > 0.9·log(11); c has no score, d performs below 1')
+  assert.deepEqual(got[1], { postId: 'a', platform: 'reels', caption: 'iced matcha #matcha #summer', hashtags: ['matcha', 'summer'], engagement: 10, similarity: 0.9 })
+
+  // plugged into the generator, the posts are cited
+  const { context } = liveContext()
+  const gen = new ReelGenerator({ context, posts: search })
+  const r = await gen.generate(request({ seed: 5 }))
+  assert.ok(r.ok && r.script.citations.posts.some((p) => p.postId === 'b'))
+})
+
+test('HTTP: with authorize, the routes answer 401 without a valid key', async () => {
+  const { context } = liveContext()
+  const app = express()
+  app.use(generatorRouter({ context, authorize: (req) => req.headers.authorization === 'Bearer good' }))
+  const srv = await listen(app)
+  try {
+    const no = await fetch(`${srv.url}/api/sectors`)
+    assert.equal(no.status, 401)
+    assert.deepEqual(await no.json(), { error: { code: 'unauthorized', message: 'missing or invalid API key' } })
+    const bad = await fetch(`${srv.url}/api/generate-reel`, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: JSON.stringify(profile) })
+    assert.equal(bad.status, 401)
+    const ok = await fetch(`${srv.url}/api/generate-reel`, { method: 'POST', headers: { authorization: 'Bearer good', 'content-type': 'application/json' }, body: JSON.stringify({ ...profile, seed: 1 }) })
+    assert.equal(ok.status, 200)
   } finally { await srv.close() }
 })
