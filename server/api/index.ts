@@ -221,3 +221,21 @@ export { TenantStore } from './store.ts'
 export { InMemoryLiveState, LiveSink, BrandAlertSink, RedisBackedLiveState, type LiveState } from './live-state.ts'
 export type { SearchBackend, SearchHit, SearchRequest } from './search.ts'
 export { adaptVectorIndex } from './search.ts'
+
+/**
+ * Drop-in for startStatusServer (server/status.ts): the same arguments, and it serves the status
+ * page plus the whole API and the live feed. Alerts and the read side need their sinks wired into
+ * the topologies, which must exist before the runners: for that, use createTrendwireApi() first
+ * and listen() once the runners exist (docs/api.md, "Wiring").
+ */
+export async function startApiServer(runners: Runner[], opts: ListenOptions & { api?: TrendwireApiOptions }): Promise<RunningApi & { api: TrendwireApi }> {
+  const api = createTrendwireApi(opts.api)
+  const running = await api.listen({ port: opts.port, host: opts.host, runners, results: opts.results })
+  return {
+    ...running, api,
+    close: async () => {
+      await running.close()
+      await api.close()
+    },
+  }
+}
