@@ -77,6 +77,8 @@ export interface EvaluateOptions {
   detectStages?: readonly string[]
   /** How far before the onset a detection may fall and still match. */
   earlyMs?: number
+  /** Group episodes by entity only (the topology ran with scope 'all'). */
+  ignorePlatform?: boolean
 }
 
 export function median(xs: readonly number[]): number {
@@ -86,11 +88,12 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
-export function episodes(signals: readonly SignalLike[], detectStages: readonly string[] = ['emerging', 'rising']): Episode[] {
+/** ignorePlatform: the topology pooled platforms (scope 'all'); signal.platform is only the busiest one. */
+export function episodes(signals: readonly SignalLike[], detectStages: readonly string[] = ['emerging', 'rising'], ignorePlatform = false): Episode[] {
   const byKey = new Map<string, SignalLike[]>()
   for (const s of signals) {
     if (s.revision > 0) continue
-    const k = `${s.platform}|${s.entityType}|${s.entity}`
+    const k = `${ignorePlatform ? '*' : s.platform}|${s.entityType}|${s.entity}`
     let l = byKey.get(k)
     if (!l) byKey.set(k, (l = []))
     l.push(s)
@@ -102,7 +105,7 @@ export function episodes(signals: readonly SignalLike[], detectStages: readonly 
     for (const s of list) {
       if (cur === null || s.windowStart !== cur.end) {
         if (cur) out.push(cur)
-        cur = { key, type: s.entityType, entity: s.entity, platform: s.platform, start: s.windowStart, end: s.windowEnd, detectedAt: NaN, stages: [], match: null }
+        cur = { key, type: s.entityType, entity: s.entity, platform: ignorePlatform ? '*' : s.platform, start: s.windowStart, end: s.windowEnd, detectedAt: NaN, stages: [], match: null }
       }
       cur.end = s.windowEnd
       cur.stages.push(s.stage)
@@ -115,7 +118,7 @@ export function episodes(signals: readonly SignalLike[], detectStages: readonly 
 
 export function evaluate(signals: readonly SignalLike[], labels: readonly TrendTruth[], known: readonly KnownBurst[] = [], o: EvaluateOptions = {}): Evaluation {
   const early = o.earlyMs ?? 0
-  const eps = episodes(signals, o.detectStages).filter((e) => !Number.isNaN(e.detectedAt))
+  const eps = episodes(signals, o.detectStages, o.ignorePlatform).filter((e) => !Number.isNaN(e.detectedAt))
   const firstDetection = new Map<string, number>()
   const seen = new Set<string>()
   let tp = 0

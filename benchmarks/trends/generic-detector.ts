@@ -1,3 +1,4 @@
+import type { Platform } from '../../schemas/events.ts'
 import { generateEvents } from '../../streams/sources/synthetic.ts'
 import { Detector } from '../../operators/anomaly/index.ts'
 import { parseCountDetectorOptions, newCountDetector, stepCount } from '../../operators/trends/detector.ts'
@@ -28,7 +29,7 @@ for (const seed of TRAIN_SEEDS) {
       if (i < list.length && list[i][0] === end) { x = list[i][1]; i++ }
       const r = stepCount(c, x, series.totals.get(`${platform}|${end}`) ?? 1, true, det, end <= warmEnd)
       const e = d.update(mode === 'z' ? r.deviation : x, end)
-      if (end > warmEnd && e.score >= tau) signals.push({ platform, entityType: type, entity, windowStart: end - 60000, windowEnd: end, stage: 'emerging', revision: 0 })
+      if (end > warmEnd && e.score >= tau) signals.push({ platform: platform as Platform, entityType: type, entity, windowStart: end - 60000, windowEnd: end, stage: 'emerging', revision: 0 })
     }
   }
   const ev = evaluate(signals, truthOf(g.labels), knownBursts(g.labels))

@@ -7,6 +7,7 @@
 //
 // Differences from the topology, on purpose (speed): no admission (every entity tracked from its
 // first use) and no late data. The topology's numbers are the ones to quote.
+import type { Platform } from '../../schemas/events.ts'
 import { generateEvents } from '../../streams/sources/synthetic.ts'
 import { parseCountDetectorOptions, type CountDetectorOptionsInput } from '../../operators/trends/detector.ts'
 import { parseLifecycleOptions, type LifecycleOptionsInput } from '../../operators/trends/lifecycle.ts'
@@ -33,7 +34,7 @@ export function replay(series: EntitySeries, params: TrackerParams, warmupMs: nu
     const { platform, type, entity } = parseKey(key)
     const s = newTracker()
     const emit = (end: number, stage: string): void => {
-      if (stage !== 'idle') signals.push({ platform, entityType: type, entity, windowStart: end - W, windowEnd: end, stage: stage as SignalLike['stage'], revision: 0 })
+      if (stage !== 'idle') signals.push({ platform: platform as Platform, entityType: type, entity, windowStart: end - W, windowEnd: end, stage: stage as SignalLike['stage'], revision: 0 })
     }
     for (const [end, x] of list) {
       // zero windows: stepped one by one while trending (the topology's timers), else closed form

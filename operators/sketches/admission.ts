@@ -25,7 +25,7 @@ export const admissionOptionsSchema = z.strictObject({
   /** Most keys tracked at once. */
   capacity: z.number().int().min(1).max(10_000_000).default(50_000),
   /** Recent count (count-min estimate) a key needs to be admitted. */
-  minCount: z.number().min(1).default(3),
+  minCount: z.number().min(1).default(2),
   /** Count-min width (rounded up to a power of two) and depth. */
   sketchWidth: z.number().int().min(16).max(1 << 26).default(1 << 18),
   sketchDepth: z.number().int().min(1).max(16).default(4),

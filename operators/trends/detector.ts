@@ -62,6 +62,11 @@ export const countDetectorOptionsSchema = z.strictObject({
   clip: z.number().min(0).default(3),
   /** Floor on the expectation used for the z-score deviation (avoids dividing by ~0). */
   minExpected: z.number().gt(0).default(0.05),
+  /**
+   * Floor on the expectation itself: an entity whose learned share is 0 (seen only in windows
+   * without uses, e.g. engagement on old posts during warm-up) still has a finite likelihood ratio.
+   */
+  floorExpected: z.number().gt(0).default(0.01),
 })
 export type CountDetectorOptions = z.output<typeof countDetectorOptionsSchema>
 export type CountDetectorOptionsInput = z.input<typeof countDetectorOptionsSchema>
@@ -106,7 +111,7 @@ function alternative(expected: number, o: CountDetectorOptions): number {
 function expectedFor(s: CountDetectorState, total: number, o: CountDetectorOptions): number {
   // before the first window the share is the prior, at today's volume
   const share = Number.isNaN(s.share) ? o.priorUses / Math.max(total, 1) : s.share
-  return share * Math.max(total, 1)
+  return Math.max(share * Math.max(total, 1), o.floorExpected)
 }
 
 /**
@@ -116,7 +121,7 @@ function expectedFor(s: CountDetectorState, total: number, o: CountDetectorOptio
 export function stepCount(s: CountDetectorState, x: number, total: number, learn: boolean, o: CountDetectorOptions, warmingUp = false): CountStep {
   const tot = Math.max(total, 1)
   if (Number.isNaN(s.share)) s.share = o.priorUses / tot
-  const mu = s.share * tot
+  const mu = Math.max(s.share * tot, o.floorExpected)
   const l1 = alternative(mu, o)
   const llr = x * Math.log(l1 / mu) - (l1 - mu)
   const deviation = (x - mu) / Math.sqrt(Math.max(mu, o.minExpected))

@@ -23,12 +23,16 @@ export interface EntityHit {
   postId: string
   /** The post's creator (uses only; '' for engagements). */
   creatorId: string
+  /** Index of the post's platform in PLATFORMS (schemas/events.ts). */
+  platform: number
 }
 
 export interface WindowAcc {
   uses: number
   creators: Hll
   engagement: number
+  /** Uses per platform, by index in PLATFORMS. */
+  byPlatform: number[]
   /** Contributing posts (Space-Saving): ids and weights, parallel. */
   postIds: string[]
   postWeights: number[]
@@ -41,6 +45,8 @@ export interface EntityWindowStats {
   engagement: number
   /** Heaviest posts first (weight = 1 + engagements in the window), ties by id. */
   topPosts: string[]
+  /** Index in PLATFORMS of the platform with the most uses (ties: lowest index). */
+  topPlatform: number
 }
 
 function offerPost(acc: WindowAcc, id: string, w: number, cap: number): void {
@@ -66,10 +72,11 @@ export function entityWindowStats(o: EntityStatsOptions = {}): AggregateFunction
   const p = o.hllPrecision ?? 12
   const cap = o.topPosts ?? 5
   return {
-    create: () => ({ uses: 0, creators: hllCreate(p), engagement: 0, postIds: [], postWeights: [] }),
+    create: () => ({ uses: 0, creators: hllCreate(p), engagement: 0, byPlatform: [0, 0, 0], postIds: [], postWeights: [] }),
     add(acc, h) {
       if (h.kind === USE) {
         acc.uses++
+        acc.byPlatform[h.platform]++
         hllAdd(acc.creators, h.creatorId)
       } else acc.engagement++
       offerPost(acc, h.postId, 1, cap)
@@ -78,6 +85,7 @@ export function entityWindowStats(o: EntityStatsOptions = {}): AggregateFunction
     merge(a, b) {
       const out: WindowAcc = {
         uses: a.uses + b.uses, creators: hllMergeInto(hllClone(a.creators), b.creators), engagement: a.engagement + b.engagement,
+        byPlatform: a.byPlatform.map((n, i) => n + b.byPlatform[i]),
         postIds: a.postIds.slice(), postWeights: a.postWeights.slice(),
       }
       for (let i = 0; i < b.postIds.length; i++) offerPost(out, b.postIds[i], b.postWeights[i], cap)
@@ -86,7 +94,9 @@ export function entityWindowStats(o: EntityStatsOptions = {}): AggregateFunction
     result(acc) {
       const order = acc.postIds.map((_, i) => i)
       order.sort((i, j) => acc.postWeights[j] - acc.postWeights[i] || (acc.postIds[i] < acc.postIds[j] ? -1 : 1))
-      return { uses: acc.uses, uniqueCreators: hllCount(acc.creators), engagement: acc.engagement, topPosts: order.map((i) => acc.postIds[i]) }
+      let top = 0
+      for (let i = 1; i < acc.byPlatform.length; i++) if (acc.byPlatform[i] > acc.byPlatform[top]) top = i
+      return { uses: acc.uses, uniqueCreators: hllCount(acc.creators), engagement: acc.engagement, topPosts: order.map((i) => acc.postIds[i]), topPlatform: top }
     },
   }
 }
