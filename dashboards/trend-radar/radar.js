@@ -3,8 +3,10 @@
 //
 // Data comes from config.json (dashboards/trend-radar.ts):
 //   feed.kind "websocket": the live feed, protocol 1 (schemas/api/ws.ts; docs/api.md): wait for
-//     `welcome`, send `subscribe` (with `resume` after a reconnect), apply `trend` / `score` / `alert`
-//     messages, note `gap` and `coalesced`, reconnect with backoff.
+//     `welcome`, send `subscribe` — with `resume` from the last sequence number seen after a
+//     reconnect, and on the first connection from a little before the newest message the feed still
+//     buffers (a warm start: recent windows fill the lists and sparklines at once) — apply `trend` /
+//     `score` / `alert` messages, note `gap` and `coalesced`, reconnect with backoff.
 //   feed.kind "poll": GET the snapshot endpoint every intervalMs (the fallback while no feed exists).
 // An API key, when the server wants one, comes from ?key= in the page URL (kept in localStorage) and
 // goes out as Authorization: Bearer on HTTP and ?api_key= on the WebSocket.
@@ -107,6 +109,9 @@ async function pollFeed(url, intervalMs) {
   }
 }
 
+/** Messages replayed on a first connection, per stream. */
+const BOOTSTRAP = { trends: 3000, scores: 2000, alerts: 100 }
+
 function wsFeed(url) {
   const abs = new URL(url, location.href)
   abs.protocol = abs.protocol === 'https:' ? 'wss:' : abs.protocol === 'http:' ? 'ws:' : abs.protocol
@@ -127,9 +132,15 @@ function wsFeed(url) {
           backoff = 500
           const resume = {}
           for (const s of ['trends', 'scores', 'alerts']) {
-            const now = m.streams?.[s]?.epoch ?? null
+            const r = m.streams?.[s]
+            const now = r?.epoch ?? null
             if (pos[s].epoch !== null && pos[s].epoch === now && pos[s].seq > 0) resume[s] = { epoch: now, seq: pos[s].seq }
-            else pos[s] = { epoch: now, seq: 0 }
+            else {
+              pos[s] = { epoch: now, seq: 0 }
+              // first connection (or a new epoch): warm start from the feed's replay buffer — the last
+              // BOOTSTRAP[s] messages it still holds — so the lists and sparklines are not empty
+              if (r && r.last > 0) resume[s] = { epoch: now, seq: Math.max(r.first > 0 ? r.first - 1 : 0, r.last - BOOTSTRAP[s]) }
+            }
           }
           ws.send(JSON.stringify({ type: 'subscribe', streams: ['trends', 'scores', 'alerts'], filter: {}, ...(Object.keys(resume).length ? { resume } : {}) }))
           break

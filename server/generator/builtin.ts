@@ -262,7 +262,9 @@ export function buildScript(req: ProviderRequest): ScriptDraft {
   // hashtags: live trend tags first, then the brand, a tag from similar top posts, the sector, the platform
   const tags = hashtagsFor(p, req.trends, req.posts, sector.keywords, avoid, req.hashtagsMax)
   const primaryIds = [primary, secondary, soundTrend].filter((t): t is RelevantTrend => !!t)
-  const usedTrendIds = [...new Set([...primaryIds.map((t) => t.id), ...req.trends.filter((t) => tags.some((h) => fold(h) === fold(t.entity))).map((t) => t.id)])]
+  // cited: the trends the script is built on, plus live (not declining) trends whose hashtag it uses
+  const tagged = req.trends.filter((t) => t.stage !== 'declining' && tags.some((h) => fold(h) === fold(t.entity)))
+  const usedTrendIds = [...new Set([...primaryIds.map((t) => t.id), ...tagged.map((t) => t.id)])]
 
   return {
     title: `${p.name} × ${primary ? v.tTag : sector.topic}: ${HOOK_TYPES.find((h) => h.id === hookType)?.label ?? hookType} hook`,

@@ -1,17 +1,20 @@
-// The in-process demo stack the browser test (and the latency benchmark) drive: synthetic firehose →
-// topology → RadarState + TrendContext + post index → express app (Trend Radar page, its polling
-// endpoint, the Reel generator) on an ephemeral port.
+// The in-process demo stack the browser test drives, in two modes:
+//   api         synthetic firehose → topology → the API server (server/api: LiveSink → bus → LiveState
+//               and the WebSocket live feed), with the Reel generator and the Trend Radar page mounted
+//               on its app; a tenant with an API key, a brand and a subscription; the real alert rules
+//               (operators/alerts: keyword_trend over the trends, crisis over the firehose)
+//   standalone  no API server: RadarState + the page's polling endpoint (the fallback)
 //
-// STAND-INS. When this was written the product's trend detector (operators/trends/), virality
-// topology (topologies/virality.ts) and alert rules (operators/alerts/) had not landed, nor had the
-// API/WebSocket server (server/api/, server/ws/). So this topology derives the three output types
-// with deliberately simple stand-in logic, clearly labelled, only so the page has live data of the
-// right shape:
+// STAND-INS. The product's trend detector topology (topologies/trends.ts) had not landed when this
+// was written, and the virality topology needs its trained model and features (slow for a browser
+// test), so trends and scores come from deliberately simple stand-in logic, clearly labelled, only
+// so the page has live data of the right shape:
 //   trends  per (platform, hashtag) 1-minute post counts; EWMA baseline and spread; score =
 //           max(0, z) · log2(1 + count); emerging/rising/peaking/declining from z and growth
 //   scores  per post, at 8, 16, 32, … engagement events: predictedFinalEngagement = 2.5 × count,
 //           probTop1Pct = 1 − e^(−count/400)  (modelVersion "e2e-stand-in")
-//   alerts  keyword_trend when a watched hashtag's trend turns emerging or rising
+//   alerts  (standalone mode only) keyword_trend when a watched hashtag's trend turns emerging or
+//           rising; the api mode runs the real rules instead
 // Replace them with the real topologies as they land; the page and the generator only see
 // TrendSignal, ViralityScore and BrandAlert records.
 import express from 'express'
@@ -29,6 +32,11 @@ import { count, tumbling, type WindowResult } from '../../streams/windows.ts'
 import { generatorRouter, InMemoryPostIndex, type GeneratorConfigInput } from '../../server/generator/index.ts'
 import { RadarState, radarRouter } from '../../dashboards/trend-radar.ts'
 import { fold } from '../../server/generator/text.ts'
+import { followFeed, TrendContext } from '../../server/generator/context.ts'
+import { createTrendwireApi, type TrendwireApi } from '../../server/api/index.ts'
+import { presentedKey } from '../../server/api/auth.ts'
+import { crisisAlerts, keywordTrendAlerts, type RoutedAlert, type Watchlist } from '../../operators/alerts/index.ts'
+import { randomBytes } from 'node:crypto'
 
 const MINUTE = 60_000
 
@@ -64,8 +72,11 @@ function trendStep(st: TrendState | undefined, r: WindowResult<string, number>):
 export interface DemoSinks {
   trends: Sink<TrendSignal>[]
   scores: Sink<ViralityScore>[]
+  /** stand-in keyword alerts (standalone mode) */
   alerts: Sink<BrandAlert>[]
   firehose: Sink<FirehoseEvent>[]
+  /** the real alert rules over this watchlist, into this sink (api mode) */
+  rules?: { watchlist: Watchlist; alerts: Sink<RoutedAlert> }
 }
 
 /** Watched hashtags of the demo brand (keyword_trend alerts). */
@@ -90,6 +101,10 @@ export function demoTopology(source: Source<FirehoseEvent>, sinks: DemoSinks): T
       },
     }, { ttlMs: 60 * MINUTE, maxKeys: 200_000 })
   for (const s of sinks.trends) trends.to(s)
+  if (sinks.rules) {
+    keywordTrendAlerts(trends, sinks.rules.watchlist).to(sinks.rules.alerts)
+    crisisAlerts(events, sinks.rules.watchlist).to(sinks.rules.alerts)
+  }
   const alerts = trends
     .filter('watched-trends', (s) => (s.stage === 'emerging' || s.stage === 'rising') && DEMO_WATCHED.includes(s.entity))
     .map<BrandAlert>('keyword-trend-alert', (s) => ({
@@ -113,48 +128,83 @@ export function demoTopology(source: Source<FirehoseEvent>, sinks: DemoSinks): T
 }
 
 export interface DemoStackOptions {
+  mode?: 'api' | 'standalone'
   source?: SyntheticOptionsInput
   generator?: GeneratorConfigInput
-  /** extra sinks (e.g. a latency probe) */
-  extra?: Partial<DemoSinks>
   pollMs?: number
-  /** serve the page in WebSocket mode against this feed URL instead of polling */
-  feed?: { wsUrl: string }
 }
 
 export interface DemoStack {
+  /** origin of the app */
   url: string
-  state: RadarState
+  /** the Trend Radar page, with the tenant's key in api mode */
+  pageUrl: string
+  /** the generator's live trend context */
+  context: TrendContext
   posts: InMemoryPostIndex
   runner: Runner
   server: Server
+  /** api mode */
+  api?: TrendwireApi
+  key?: string
+  brandId?: string
+  /** standalone mode */
+  state?: RadarState
   /** resolves when the runner stops (stop() or end of input) */
   done: Promise<unknown>
   stop(): Promise<void>
 }
 
-/** Starts the firehose, the stand-in topology and the HTTP app on 127.0.0.1:0. */
+const silent = pino({ level: 'silent' })
+
+/** Starts the firehose, the topology and the HTTP app (and, in api mode, the API server) on 127.0.0.1:0. */
 export async function startDemoStack(o: DemoStackOptions = {}): Promise<DemoStack> {
-  const state = new RadarState()
   const posts = new InMemoryPostIndex({ maxPosts: 20_000 })
   const source = new SyntheticSource({ seed: 7, eventsPerSecond: 100, realtime: true, speed: 60, partitions: 2, ...o.source })
-  const topology = demoTopology(source, {
-    trends: [state.trendSink(), ...(o.extra?.trends ?? [])],
-    scores: [state.scoreSink(), ...(o.extra?.scores ?? [])],
-    alerts: [state.alertSink(), ...(o.extra?.alerts ?? [])],
-    firehose: [posts.sink(), ...(o.extra?.firehose ?? [])],
-  })
-  const runner = new Runner(topology, { checkpointIntervalMs: 0, maxBatchRecords: 2048, checkpointAtEnd: false }, {
-    store: new MemoryCheckpointStore(), logger: pino({ level: 'silent' }),
-  })
+  const runnerFor = (t: Topology) => new Runner(t, { checkpointIntervalMs: 0, maxBatchRecords: 2048, checkpointAtEnd: false }, { store: new MemoryCheckpointStore(), logger: silent })
+
+  if (o.mode === 'api') {
+    const api = createTrendwireApi({ logger: silent, adminKey: randomBytes(16).toString('hex') })
+    const { tenant, key } = api.store.createTenant({ name: 'Kiko Café', kind: 'brand' })
+    const brand = api.store.createBrand(tenant.id, { name: 'Kiko Café', aliases: ['kikocafe'] })
+    api.store.createSubscription(tenant.id, brand.id, {
+      name: 'demo', keywords: [], hashtags: DEMO_WATCHED, categories: ['keyword_trend', 'viral_mention', 'crisis'], platforms: [],
+      thresholds: { trendScore: 0, viralProbability: 0.5, crisisMinMentions: 3 }, webhookUrl: null, active: true,
+    })
+    const context = new TrendContext()
+    const unfollow = followFeed(context, api.bus)
+    const runner = runnerFor(demoTopology(source, {
+      trends: [api.sinks.trends], scores: [api.sinks.scores], alerts: [], firehose: [posts.sink()],
+      rules: { watchlist: api.watchlist, alerts: api.sinks.alerts },
+    }))
+    api.app.use(generatorRouter({ context, posts, config: o.generator, authorize: (req) => api.store.verifyKey(presentedKey(req) ?? '') !== null }))
+    api.app.use(radarRouter({ feed: { wsUrl: api.feed.opts.path } }))
+    const running = await api.listen({ port: 0, runners: [runner] })
+    const done = runner.run()
+    return {
+      url: running.url, pageUrl: `${running.url}/radar/?key=${encodeURIComponent(key)}`, context, posts, runner, server: running.server, api, key, brandId: brand.id, done,
+      async stop() {
+        runner.stop()
+        await done.catch(() => {})
+        unfollow()
+        running.server.closeAllConnections()
+        await running.close()
+        await api.close()
+      },
+    }
+  }
+
+  const state = new RadarState()
+  const runner = runnerFor(demoTopology(source, { trends: [state.trendSink()], scores: [state.scoreSink()], alerts: [state.alertSink()], firehose: [posts.sink()] }))
   const app = express()
   app.use(generatorRouter({ context: state.trends, posts, config: o.generator }))
-  app.use(radarRouter({ state, pollMs: o.pollMs ?? 500, feed: o.feed }))
+  app.use(radarRouter({ state, pollMs: o.pollMs ?? 500 }))
   const server = await new Promise<Server>((resolve, reject) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); s.on('error', reject) })
   const { port } = server.address() as AddressInfo
   const done = runner.run()
+  const url = `http://127.0.0.1:${port}`
   return {
-    url: `http://127.0.0.1:${port}`, state, posts, runner, server, done,
+    url, pageUrl: `${url}/radar/`, context: state.trends, posts, runner, server, state, done,
     async stop() {
       runner.stop()
       await done.catch(() => {})
