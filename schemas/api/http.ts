@@ -53,7 +53,7 @@ export const SearchQuery = z.strictObject({
 export type SearchQuery = z.output<typeof SearchQuery>
 
 export const SearchHitSchema = z.object({
-  id: z.string().describe('post id, or "<entityType>:<entity>" for a trend'),
+  id: z.string().describe('post id, or for a trend "<platform>:<entityType>:<entity>"'),
   kind: z.enum(['post', 'trend']),
   score: z.number().describe('similarity, higher is closer'),
   platform: PlatformSchema.nullable(),

@@ -220,7 +220,7 @@ export function createTrendwireApi(o: TrendwireApiOptions = {}): TrendwireApi {
 export { TenantStore } from './store.ts'
 export { InMemoryLiveState, LiveSink, BrandAlertSink, RedisBackedLiveState, type LiveState } from './live-state.ts'
 export type { SearchBackend, SearchHit, SearchRequest } from './search.ts'
-export { adaptVectorIndex } from './search.ts'
+export { vectorIndexSearch, type VectorIndexSearchOptions } from './search.ts'
 
 /**
  * Drop-in for startStatusServer (server/status.ts): the same arguments, and it serves the status

@@ -1,7 +1,8 @@
 // Semantic search behind /api/search: "posts or trends similar to a text or to a post". The API
-// codes against this small interface; an adapter over the engine's vector index plugs in here
-// (see adaptVectorIndex). Without a backend the route answers 503.
+// codes against this small interface; vectorIndexSearch() adapts the engine's VectorIndex
+// (sinks/search/). Without a backend the route answers 503.
 import type { Platform } from '../../schemas/events.ts'
+import type { VectorIndex } from '../../sinks/search/types.ts'
 
 export interface SearchHit {
   /** post id, or "<entityType>:<entity>" for a trend */
@@ -29,40 +30,40 @@ export interface SearchBackend {
   ready?(): Promise<boolean>
 }
 
-/** The shape of a vector index this adapter needs: search by text or vector, and a stored item's vector. */
-export interface VectorIndexLike<Item> {
-  search(query: string | Float32Array | number[], o: { k: number; filter?: Record<string, unknown> }): Promise<Array<{ id: string; score: number; item?: Item }>>
-  vectorOf?(id: string): Promise<Float32Array | number[] | null>
+/** What this adapter needs of sinks/search's VectorIndex (ClickHouseVectorIndex, WeaviateVectorIndex). */
+export type VectorSearch = Pick<VectorIndex, 'search'>
+
+export interface VectorIndexSearchOptions {
+  /**
+   * The text of a post (caption and hashtags) for "similar to this post": VectorIndex has no lookup
+   * by id, so the query is the post's own text, embedded like any text query. Without it, or when it
+   * returns null, postId searches answer 404.
+   */
+  postText?: (postId: string) => Promise<string | null>
 }
 
 /**
- * A SearchBackend over one index per kind. `toHit` turns an index result into a hit; `filterFor`
- * turns the platform filter into the index's filter.
+ * A SearchBackend over a VectorIndex. score = 1 − cosine distance; trend ids are the index's
+ * "<platform>:<entityType>:<entity>"; a post is not its own neighbour.
  */
-export function adaptVectorIndex<P, T>(o: {
-  posts?: VectorIndexLike<P>
-  trends?: VectorIndexLike<T>
-  postHit(r: { id: string; score: number; item?: P }): SearchHit
-  trendHit(r: { id: string; score: number; item?: T }): SearchHit
-  filterFor?(platforms: Platform[] | undefined): Record<string, unknown> | undefined
-}): SearchBackend {
+export function vectorIndexSearch(index: VectorSearch, o: VectorIndexSearchOptions = {}): SearchBackend {
   return {
     async search(q) {
-      const index = q.kind === 'posts' ? o.posts : o.trends
-      if (!index) return []
-      let query: string | Float32Array | number[]
-      if (q.text !== undefined) query = q.text
-      else {
-        const v = o.posts?.vectorOf ? await o.posts.vectorOf(q.postId!) : null
-        if (!v) return null
-        query = v
+      let text = q.text
+      if (text === undefined) {
+        text = (await o.postText?.(q.postId!)) ?? undefined
+        if (text === undefined) return null
       }
-      const filter = o.filterFor?.(q.platforms)
-      const res = await index.search(query, { k: q.k + (q.postId && q.kind === 'posts' ? 1 : 0), filter })
-      const hits = q.kind === 'posts'
-        ? (res as Array<{ id: string; score: number; item?: P }>).filter((r) => r.id !== q.postId).map(o.postHit)
-        : (res as Array<{ id: string; score: number; item?: T }>).map(o.trendHit)
-      return hits.slice(0, q.k)
+      const kind = q.kind === 'posts' ? 'post' : 'trend'
+      const self = q.postId !== undefined && kind === 'post' ? 1 : 0
+      const hits = await index.search(text, { kind, k: q.k + self, ...(q.platforms ? { filter: { platform: q.platforms } } : {}) })
+      return hits
+        .filter((h) => !(self && h.id === q.postId))
+        .slice(0, q.k)
+        .map((h) => ({
+          id: h.id, kind: h.kind, score: 1 - h.distance, platform: h.platform, text: h.text,
+          data: { distance: h.distance, language: h.language, time: h.time, model: h.model },
+        }))
     },
   }
 }
