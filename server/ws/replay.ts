@@ -8,6 +8,8 @@ export interface FeedEntry {
   seq: number
   /** the client message, serialised once for every client */
   json: string
+  /** UTF-8 length of json */
+  bytes: number
   platform: string | null
   entityType: string | null
   /** normalised entity (trends) */
