@@ -214,6 +214,8 @@ const PLATFORM = { tiktok: 'TikTok', reels: 'Reels', shorts: 'Shorts' }
 const label = (t) => (t.entityType === 'hashtag' ? `#${t.entity}` : t.entityType === 'sound' ? `♪ ${t.entity}` : t.entity)
 const pct = (x) => `${x >= 0 ? '+' : ''}${Math.round(x * 100)}%`
 const compact = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(Math.round(n)))
+const plural = (n, w) => `${compact(n)} ${w}${n === 1 ? '' : 's'}`
+const MATCH = { brand: 'matches the brand', keyword: 'keyword match', sector: 'sector match', none: 'general trend' }
 const utc = (t) => new Date(t).toISOString().slice(11, 16) + ' UTC'
 const ago = (t) => {
   if (state.watermark === null) return utc(t)
@@ -248,7 +250,7 @@ function render() {
         el('span', { class: `stage stage-${t.stage}` }, t.stage),
         el('span', { class: 'entity', title: label(t) }, label(t)),
         el('span', { class: `plat plat-${t.platform}` }, PLATFORM[t.platform] ?? t.platform),
-        el('span', { class: 'meta' }, `${compact(t.uses)} posts · ${compact(t.uniqueCreators)} creators`)),
+        el('span', { class: 'meta' }, `${plural(t.uses, 'post')} · ${plural(t.uniqueCreators, 'creator')}`)),
       sparkline(t.history ?? []),
       el('span', { class: 'score', title: 'trend score' }, t.score.toFixed(1)),
       el('span', { class: `growth${t.growth < 0 ? ' neg' : ''}`, title: 'growth against the previous window' }, pct(t.growth)))
@@ -343,11 +345,11 @@ function renderScript(out, r) {
     el('div', { class: 'cites' },
       el('div', {}, el('h3', {}, 'Trends used'),
         s.citations.trends.length
-          ? el('ul', {}, s.citations.trends.map((t) => el('li', { 'data-testid': 'gen-cited-trend', dataset: { id: t.id } }, `${label(t)} `, el('span', { class: 'muted' }, `${PLATFORM[t.platform]} · ${t.stage} · score ${t.score.toFixed(1)} · ${t.match} match`))))
+          ? el('ul', {}, s.citations.trends.map((t) => el('li', { 'data-testid': 'gen-cited-trend', dataset: { id: t.id } }, `${label(t)} `, el('span', { class: 'muted' }, `${PLATFORM[t.platform]} · ${t.stage} · score ${t.score.toFixed(1)} · ${MATCH[t.match] ?? t.match}`))))
           : el('p', { class: 'muted small' }, 'No live trend matched this brand yet.')),
       el('div', {}, el('h3', {}, 'Similar top posts'),
         s.citations.posts.length
-          ? el('ul', {}, s.citations.posts.map((p) => el('li', { 'data-testid': 'gen-cited-post' }, el('code', {}, p.postId), ` “${p.caption.slice(0, 60)}” `, el('span', { class: 'muted' }, `${compact(p.engagement)} engagements`))))
+          ? el('ul', {}, s.citations.posts.map((p) => el('li', { 'data-testid': 'gen-cited-post' }, el('code', {}, p.postId), ` “${p.caption.slice(0, 60)}” `, el('span', { class: 'muted' }, plural(p.engagement, 'engagement')))))
           : el('p', { class: 'muted small' }, 'None found.'))))
 }
 

@@ -5,10 +5,12 @@
 //               (operators/alerts: keyword_trend over the trends, crisis over the firehose)
 //   standalone  no API server: RadarState + the page's polling endpoint (the fallback)
 //
-// STAND-INS. The product's trend detector topology (topologies/trends.ts) had not landed when this
-// was written, and the virality topology needs its trained model and features (slow for a browser
-// test), so trends and scores come from deliberately simple stand-in logic, clearly labelled, only
-// so the page has live data of the right shape:
+// In api mode the trends are the product's: topologies/trends.ts (hashtags and sounds, a 3-minute
+// warm-up instead of 30 so the test sees signals within seconds of wall time), in a runner of its
+// own over an identical copy of the firehose (same seed and start time); its signals also feed the
+// real keyword_trend rule. STAND-INS, clearly labelled, only so the page has live data of the right
+// shape: the virality scores (the virality topology needs its features and trained model, slow for
+// a browser test) and, in standalone mode, the trends and alerts:
 //   trends  per (platform, hashtag) 1-minute post counts; EWMA baseline and spread; score =
 //           max(0, z) · log2(1 + count); emerging/rising/peaking/declining from z and growth
 //   scores  per post, at 8, 16, 32, … engagement events: predictedFinalEngagement = 2.5 × count,
@@ -35,7 +37,10 @@ import { fold } from '../../server/generator/text.ts'
 import { followFeed, TrendContext } from '../../server/generator/context.ts'
 import { createTrendwireApi, type TrendwireApi } from '../../server/api/index.ts'
 import { presentedKey } from '../../server/api/auth.ts'
-import { crisisAlerts, keywordTrendAlerts, type RoutedAlert, type Watchlist } from '../../operators/alerts/index.ts'
+import { crisisAlerts, KeywordTrendAlertOperator, type RoutedAlert, type Watchlist } from '../../operators/alerts/index.ts'
+import { trendsTopology } from '../../topologies/trends.ts'
+import { TeeSink } from '../../sinks/tee.ts'
+import type { Batch, Operator, SinkContext } from '../../streams/types.ts'
 import { randomBytes } from 'node:crypto'
 
 const MINUTE = 60_000
@@ -75,7 +80,7 @@ export interface DemoSinks {
   /** stand-in keyword alerts (standalone mode) */
   alerts: Sink<BrandAlert>[]
   firehose: Sink<FirehoseEvent>[]
-  /** the real alert rules over this watchlist, into this sink (api mode) */
+  /** the real crisis rule over this watchlist, into this sink (api mode) */
   rules?: { watchlist: Watchlist; alerts: Sink<RoutedAlert> }
 }
 
@@ -87,31 +92,30 @@ export function demoTopology(source: Source<FirehoseEvent>, sinks: DemoSinks): T
   const t = new Topology('e2e-demo')
   const events = t.from(source, { outOfOrdernessMs: 2_000, idleTimeoutMs: 5_000 })
   for (const s of sinks.firehose) events.to(s)
-  const trends = events.filter('posts', isPost)
-    .flatMap<TagWindow>('post-tags', (p, time, out) => { for (const h of p.hashtags) out.emit({ platform: p.platform, tag: fold(h) }, time) })
-    .keyBy((u) => `${u.platform}|${u.tag}`)
-    .window(tumbling(MINUTE))
-    .aggregate('tag-counts-1m', count(), { allowedLatenessMs: 0 })
-    .keyBy((r) => r.key)
-    .process<TrendState, TrendSignal>('trend-stand-in', {
-      processElement(st, r, time, ctx) {
-        const { st: next, signal } = trendStep(st, r)
-        if (signal) ctx.emit(signal, time)
-        return next
-      },
-    }, { ttlMs: 60 * MINUTE, maxKeys: 200_000 })
-  for (const s of sinks.trends) trends.to(s)
-  if (sinks.rules) {
-    keywordTrendAlerts(trends, sinks.rules.watchlist).to(sinks.rules.alerts)
-    crisisAlerts(events, sinks.rules.watchlist).to(sinks.rules.alerts)
+  if (sinks.rules) crisisAlerts(events, sinks.rules.watchlist).to(sinks.rules.alerts)
+  if (sinks.trends.length > 0) {
+    const trends = events.filter('posts', isPost)
+      .flatMap<TagWindow>('post-tags', (p, time, out) => { for (const h of p.hashtags) out.emit({ platform: p.platform, tag: fold(h) }, time) })
+      .keyBy((u) => `${u.platform}|${u.tag}`)
+      .window(tumbling(MINUTE))
+      .aggregate('tag-counts-1m', count(), { allowedLatenessMs: 0 })
+      .keyBy((r) => r.key)
+      .process<TrendState, TrendSignal>('trend-stand-in', {
+        processElement(st, r, time, ctx) {
+          const { st: next, signal } = trendStep(st, r)
+          if (signal) ctx.emit(signal, time)
+          return next
+        },
+      }, { ttlMs: 60 * MINUTE, maxKeys: 200_000 })
+    for (const s of sinks.trends) trends.to(s)
+    const alerts = trends
+      .filter('watched-trends', (s) => (s.stage === 'emerging' || s.stage === 'rising') && DEMO_WATCHED.includes(s.entity))
+      .map<BrandAlert>('keyword-trend-alert', (s) => ({
+        alertId: `kt:${s.platform}:${s.entity}:${s.windowEnd}`, brandId: 'kiko-cafe', rule: 'keyword_trend', entity: s.entity, postId: null,
+        severity: s.score > 8 ? 'warning' : 'info', reason: `#${s.entity} is ${s.stage} on ${s.platform}: ${s.observed} posts in a minute against ${s.baseline.toFixed(1)} expected (z ${s.deviation.toFixed(1)})`, at: s.windowEnd,
+      }))
+    for (const s of sinks.alerts) alerts.to(s)
   }
-  const alerts = trends
-    .filter('watched-trends', (s) => (s.stage === 'emerging' || s.stage === 'rising') && DEMO_WATCHED.includes(s.entity))
-    .map<BrandAlert>('keyword-trend-alert', (s) => ({
-      alertId: `kt:${s.platform}:${s.entity}:${s.windowEnd}`, brandId: 'kiko-cafe', rule: 'keyword_trend', entity: s.entity, postId: null,
-      severity: s.score > 8 ? 'warning' : 'info', reason: `#${s.entity} is ${s.stage} on ${s.platform}: ${s.observed} posts in a minute against ${s.baseline.toFixed(1)} expected (z ${s.deviation.toFixed(1)})`, at: s.windowEnd,
-    }))
-  for (const s of sinks.alerts) alerts.to(s)
   const scores = events.filter('engagements', isEngagement)
     .keyBy((e) => e.postId)
     .process<number, ViralityScore>('score-stand-in', {
@@ -157,6 +161,23 @@ export interface DemoStack {
 
 const silent = pino({ level: 'silent' })
 
+/**
+ * An operator used as a sink: each batch through `op`, what it emits on to `out`. For a rule that
+ * must read a stream produced by another topology (here keyword_trend over the trend topology's
+ * signals). Watermarks do not reach the operator (its episode TTL clean-up does not run).
+ */
+function operatorSink<I, O>(op: Operator<I, O>, out: Sink<O>): Sink<I> {
+  return {
+    name: `${op.name}-sink`,
+    write(batch: Batch<I>, ctx: SinkContext) {
+      const values: O[] = []
+      const times: number[] = []
+      void op.processBatch(batch, { watermark: -Infinity, now: () => Date.now(), metrics: ctx.metrics }, { emit: (v, t) => { values.push(v); times.push(t) }, side() {} })
+      if (values.length > 0) return out.write({ values, times }, ctx)
+    },
+  }
+}
+
 /** Starts the firehose, the topology and the HTTP app (and, in api mode, the API server) on 127.0.0.1:0. */
 export async function startDemoStack(o: DemoStackOptions = {}): Promise<DemoStack> {
   const posts = new InMemoryPostIndex({ maxPosts: 20_000 })
@@ -173,17 +194,24 @@ export async function startDemoStack(o: DemoStackOptions = {}): Promise<DemoStac
     })
     const context = new TrendContext()
     const unfollow = followFeed(context, api.bus)
-    const runner = runnerFor(demoTopology(source, {
-      trends: [api.sinks.trends], scores: [api.sinks.scores], alerts: [], firehose: [posts.sink()],
+    // two runners over identical copies of the firehose: the product's trend topology, and the rest
+    const sourceOptions = { seed: 7, eventsPerSecond: 100, realtime: true, speed: 60, partitions: 2, startTime: Date.now(), ...o.source }
+    const trends = runnerFor(trendsTopology(new SyntheticSource(sourceOptions), {
+      signals: new TeeSink<TrendSignal>('trend-signals', [api.sinks.trends, operatorSink(new KeywordTrendAlertOperator('brand-keyword-trend', api.watchlist), api.sinks.alerts)]),
+      late: { name: 'trend-late', write() {} },
+    }, { warmupMs: 3 * MINUTE, entityTypes: ['hashtag', 'sound'] }))
+    const runner = runnerFor(demoTopology(new SyntheticSource(sourceOptions), {
+      trends: [], scores: [api.sinks.scores], alerts: [], firehose: [posts.sink()],
       rules: { watchlist: api.watchlist, alerts: api.sinks.alerts },
     }))
     api.app.use(generatorRouter({ context, posts, config: o.generator, authorize: (req) => api.store.verifyKey(presentedKey(req) ?? '') !== null }))
     api.app.use(radarRouter({ feed: { wsUrl: api.feed.opts.path } }))
-    const running = await api.listen({ port: 0, runners: [runner] })
-    const done = runner.run()
+    const running = await api.listen({ port: 0, runners: [trends, runner] })
+    const done = Promise.all([trends.run(), runner.run()])
     return {
       url: running.url, pageUrl: `${running.url}/radar/?key=${encodeURIComponent(key)}`, context, posts, runner, server: running.server, api, key, brandId: brand.id, done,
       async stop() {
+        trends.stop()
         runner.stop()
         await done.catch(() => {})
         unfollow()

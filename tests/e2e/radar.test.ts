@@ -78,7 +78,7 @@ test('trend radar on the API server: live feed, leaderboard, alerts, generator, 
     await page.waitForSelector('[data-testid=connection][data-state=live]', { timeout: 30_000 })
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=trend-row]').length >= 2, undefined, { timeout: 60_000 })
     const first = await trendRows(page)
-    assert.ok(first.every((r) => /^hashtag:(tiktok|reels|shorts):/.test(r.id) && ['emerging', 'rising'].includes(r.stage)), JSON.stringify(first))
+    assert.ok(first.every((r) => /^(hashtag|sound|term):(tiktok|reels|shorts):/.test(r.id) && ['emerging', 'rising'].includes(r.stage)), JSON.stringify(first))
     assert.ok(first.every((r) => r.points >= 1), 'every row has a sparkline')
     const subscribe = sent.find((m) => m.type === 'subscribe')
     assert.deepEqual(subscribe?.streams, ['trends', 'scores', 'alerts'])
