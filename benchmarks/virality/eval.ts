@@ -81,7 +81,8 @@ async function main(): Promise<void> {
   const seeds = parseSeeds(a.seeds!)
   const model = await loadViralityModel(a.model)
   const trained = (model.spec.training.seeds as number[] | undefined) ?? []
-  const clash = seeds.filter((s) => trained.includes(s))
+  const validation = (model.spec.training.validationSeeds as number[] | undefined) ?? []
+  const clash = seeds.filter((s) => trained.includes(s) || validation.includes(s))
   if (clash.length) throw new Error(`seeds ${clash.join(', ')} were used to train ${model.spec.modelVersion}: evaluate on others`)
   const ages = EVAL_AGES_MIN.map((m) => m * MINUTE)
   const items: Scored[] = []
