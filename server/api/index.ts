@@ -239,3 +239,4 @@ export async function startApiServer(runners: Runner[], opts: ListenOptions & { 
     },
   }
 }
+export { keywordTrendAlertSink, OperatorSink } from './rule-sink.ts'

@@ -312,3 +312,29 @@ test('store: persisted to a 0600 file, keys stored hashed, reloaded', () => {
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('keyword_trend alerts from a sink-side rule (for topologies that take sinks): alerts on the feed and in /api/alerts; state survives a checkpoint', async () => {
+  const { keywordTrendAlertSink } = await import('../../server/api/rule-sink.ts')
+  const { CollectSink } = await import('../../sinks/memory.ts')
+  const { TeeSink } = await import('../../sinks/tee.ts')
+  await withServer(async (s) => {
+    const a = await tenant(s, 'A')
+    const brand = (await call(s.url, 'POST', '/api/brands', a.key, { name: 'Kiko Café' })).body
+    const sub = (await call(s.url, 'POST', `/api/brands/${brand.id}/subscriptions`, a.key, { hashtags: ['#Café'], categories: ['keyword_trend'] })).body
+    const seen = new CollectSink<RoutedAlert>('seen')
+    const ctx = { checkpointId: 0, metrics: { inc() {}, set() {} } }
+    const sink = keywordTrendAlertSink(s.api.watchlist, new TeeSink('alerts', [s.api.sinks.alerts, seen]))
+    await sink.open?.(ctx)
+    await sink.write({ values: [signal('cafés'), signal('dance')], times: [T0 + MIN, T0 + MIN] }, ctx)
+    assert.equal(seen.values.length, 1)
+    assert.deepEqual(seen.values[0].subscriptionIds, [sub.id])
+    const alerts = (await call(s.url, 'GET', '/api/alerts', a.key)).body.alerts
+    assert.deepEqual(alerts.map((x: BrandAlert) => [x.rule, x.entity]), [['keyword_trend', 'cafés']])
+    // Restored from a checkpoint, the same episode does not alert again.
+    const state = await sink.preCommit!(1)
+    const again = keywordTrendAlertSink(s.api.watchlist, seen)
+    await again.restore!(structuredClone(state))
+    await again.write({ values: [signal('café', { windowStart: T0 + MIN, windowEnd: T0 + 2 * MIN, stage: 'rising' })], times: [T0 + 2 * MIN] }, ctx)
+    assert.equal(seen.values.length, 1)
+  })
+})
