@@ -77,7 +77,9 @@ export class KeyedState<K, V> {
    * expiry; it never expires a live key.)
    */
   expire(wm: EventTime): number {
-    if (this.opts.ttlMs <= 0 || wm === -Infinity) return 0
+    // At +∞ (end of input) nothing can arrive any more, so freeing state gains nothing, and it would
+    // empty tables before the windows that +∞ also fires are joined against them downstream.
+    if (this.opts.ttlMs <= 0 || !Number.isFinite(wm)) return 0
     const limit = wm - this.opts.ttlMs
     let n = 0
     for (const [k, e] of this.map) {

@@ -80,3 +80,11 @@ test('stream–table join: waits for a late-arriving row, then releases unmatche
   assert.deepEqual(jh.values(), ['p1:cats', 'p2:dogs', 'p3:-'])
   assert.equal(jh.side(UNMATCHED).length, 1)
 })
+
+test('keyed state: the end-of-input watermark (+∞) does not expire anything', () => {
+  const s = new KeyedState<string, number>({ ttlMs: 10, maxKeys: 0 })
+  s.set('a', 1, 0)
+  assert.equal(s.expire(Infinity), 0)
+  assert.equal(s.get('a'), 1)
+  assert.equal(s.expire(11), 1, 'a finite watermark past the TTL still expires it')
+})
