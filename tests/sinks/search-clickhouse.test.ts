@@ -10,6 +10,7 @@ import pino from 'pino'
 import { createClickHouse, type ClickHouse } from '../../sinks/clickhouse/client.ts'
 import { migrate } from '../../sinks/clickhouse/migrate.ts'
 import { ClickHouseVectorIndex } from '../../sinks/search/clickhouse.ts'
+import { VectorIndexSink } from '../../sinks/search/sink.ts'
 import { postItem, trendItem } from '../../sinks/search/items.ts'
 import type { SearchFilter, SearchHit, VectorItem, VectorKind } from '../../sinks/search/types.ts'
 import { TextEmbedder } from '../../operators/embeddings/embed.ts'
@@ -194,4 +195,23 @@ test('bad input fails clearly', async () => {
   assert.throws(() => new ClickHouseVectorIndex('x', ch, { overfetch: 0 }), /overfetch/)
   const missing = new ClickHouseVectorIndex('x', ch, { table: 'no_such_table' }, { embedder, logger: quiet })
   await assert.rejects(missing.open(), /trendwire migrate/)
+})
+
+test('VectorIndexSink over ClickHouse: a replay after a crash leaves one row per item (FINAL)', async () => {
+  const idx = new ClickHouseVectorIndex('sink', ch, { table: 'search_vectors' }, { embedder, logger: quiet })
+  const mk = () => new VectorIndexSink<PostPublished>('posts', idx, (p) => ({ ...postItem(p, embedder), id: `sink-${p.postId}` }), { batchSize: 200 }, { logger: quiet })
+  const s1 = mk()
+  await s1.open()
+  const part = posts.slice(0, 500)
+  await s1.write({ values: part, times: part.map((p) => p.postedAt) })
+  await s1.preCommit()
+  const s2 = mk() // the restarted job replays the same records
+  await s2.open()
+  await s2.write({ values: part, times: part.map((p) => p.postedAt) })
+  await s2.preCommit()
+  const rs = await ch.client.query({ query: "SELECT count() AS n, uniqExact(id) AS u FROM search_vectors FINAL WHERE startsWith(id, 'sink-')", format: 'JSONEachRow' })
+  const [r] = await rs.json<{ n: string; u: string }>()
+  const stored = part.filter((p) => Array.from(embedder.embedPost(p)).some((x) => x !== 0)).length
+  assert.equal(Number(r.n), stored)
+  assert.equal(Number(r.u), stored)
 })
