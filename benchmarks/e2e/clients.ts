@@ -15,7 +15,7 @@
 //
 // Slow clients stop reading their socket for `slowPauseMs`, then read for `slowReadMs`, over and
 // over; when the server closes them (1013) they reconnect and resume.
-// Driven over IPC: {cmd:'open', n, slow} opens n more clients and answers {event:'opened'} once all
+// Driven over IPC: {cmd:'open', n, slow, filter} opens n more clients (subscribed with that filter) and answers {event:'opened'} once all
 // are subscribed; {cmd:'measure'} starts recording, {cmd:'report'} answers with the figures,
 // {cmd:'stop'} closes everything.
 import { parseArgs } from 'node:util'
@@ -47,7 +47,7 @@ function record(x: number): void {
   lat[nLat++] = x
 }
 
-function open(i: number, slow: boolean, resume?: { epoch: string; seq: number }): void {
+function open(i: number, slow: boolean, filter: Record<string, unknown>, resume?: { epoch: string; seq: number }): void {
   const ws = new WebSocket(URL_, { perMessageDeflate: false })
   sockets[i] = ws
   let last: { epoch: string; seq: number } | undefined = resume
@@ -70,17 +70,17 @@ function open(i: number, slow: boolean, resume?: { epoch: string; seq: number })
       const ep = m.streams.trends.epoch as string
       const res = last && last.epoch === ep ? { trends: last } : undefined
       last = { epoch: ep, seq: last && last.epoch === ep ? last.seq : 0 }
-      ws.send(JSON.stringify({ type: 'subscribe', streams: ['trends'], filter: {}, ...(res ? { resume: res } : {}) }))
+      ws.send(JSON.stringify({ type: 'subscribe', streams: ['trends'], filter, ...(res ? { resume: res } : {}) }))
     } else if (m.type === 'subscribed') {
       if (!resume) ready++
       if (ready === want) process.send?.({ event: 'opened', total: ready })
       if (slow && !pauser) {
-        const cycle = (): void => {
+        // stop reading at once; read for READ ms after each pause (the first pause is staggered)
+        const cycle = (pause: number): void => {
           ws.pause()
-          pauser = setTimeout(() => { ws.resume(); pauser = setTimeout(cycle, READ) }, PAUSE)
+          pauser = setTimeout(() => { ws.resume(); pauser = setTimeout(() => cycle(PAUSE), READ) }, pause)
         }
-        // stagger the slow clients' cycles
-        pauser = setTimeout(cycle, Math.random() * PAUSE)
+        cycle(PAUSE * (0.5 + Math.random() / 2))
       }
     } else if (m.type === 'coalesced') {
       if (slow) slowStats.coalesced++
@@ -92,7 +92,7 @@ function open(i: number, slow: boolean, resume?: { epoch: string; seq: number })
     if (slow) {
       if (code === 1013) slowStats.closedByServer++
       slowStats.reconnects++
-      setTimeout(() => open(i, slow, last), 500)
+      setTimeout(() => open(i, slow, filter, last), 500)
     } else {
       process.send?.({ event: 'normal-closed', code })
     }
@@ -111,11 +111,11 @@ function quantile(xs: Float64Array, q: number): number {
   return xs[i]
 }
 
-process.on('message', (msg: { cmd: string; n?: number; slow?: boolean }) => {
+process.on('message', (msg: { cmd: string; n?: number; slow?: boolean; filter?: Record<string, unknown> }) => {
   if (msg.cmd === 'open') {
     const from = sockets.length
     want += msg.n!
-    for (let i = 0; i < msg.n!; i++) open(from + i, !!msg.slow)
+    for (let i = 0; i < msg.n!; i++) open(from + i, !!msg.slow, msg.filter ?? {})
   } else if (msg.cmd === 'measure') { measuring = true; nLat = 0; normalMessages = 0; for (const k of Object.keys(slowStats) as Array<keyof typeof slowStats>) slowStats[k] = 0 }
   else if (msg.cmd === 'report') {
     measuring = false
