@@ -5,7 +5,7 @@ export {
   type GeneratorConfig, type GeneratorConfigInput, type GeneratorDeps, type GenerateResult, type GenerateSuccess, type GenerateFailure, type AttemptReport,
 } from './generate.ts'
 export { TrendContext, trendId, followFeed, type FeedRecordSource, type TrendContextOptions, type TrendEntry, type TrendPoint, type RelevantTrend, type RelevanceResult } from './context.ts'
-export { InMemoryPostIndex, type SimilarPostSearch, type SimilarPostQuery } from './posts.ts'
+export { InMemoryPostIndex, postIndexTopology, type SimilarPostSearch, type SimilarPostQuery } from './posts.ts'
 export { vectorPostSearch, performanceFromScores, type PostVectorSearch, type PostPerformance, type VectorPostSearchOptions } from './vector-posts.ts'
 export { BuiltinProvider, buildScript, planSegments } from './builtin.ts'
 export { OpenAIChatProvider, openAIOptionsSchema, buildMessages, type OpenAIOptionsInput } from './openai.ts'

@@ -9,7 +9,8 @@
 // tests, not for production — swap in the VectorIndex behind the same interface.
 import type { FirehoseEvent, Platform, PostPublished } from '../../schemas/events.ts'
 import { fnv1a } from '../../streams/sources/prng.ts'
-import type { Batch, Sink } from '../../streams/types.ts'
+import { Topology } from '../../streams/topology.ts'
+import type { Batch, Sink, Source } from '../../streams/types.ts'
 import type { CitedPost } from './schemas.ts'
 import { fold, words } from './text.ts'
 
@@ -126,4 +127,15 @@ export function embed(text: string, hashtags: readonly string[]): Float32Array {
     for (let i = 0; i < DIMS; i++) v[i] *= s
   }
   return v
+}
+
+/**
+ * A topology that only feeds an InMemoryPostIndex from the firehose, for jobs whose topologies do not
+ * expose their input stream: give it its own source over the same firehose (a copy of the synthetic
+ * source with the same options, or its own Kafka consumer group).
+ */
+export function postIndexTopology(source: Source<FirehoseEvent>, index: InMemoryPostIndex): Topology {
+  const t = new Topology('post-index')
+  t.from(source, { outOfOrdernessMs: 5_000, idleTimeoutMs: 30_000 }).to(index.sink())
+  return t
 }

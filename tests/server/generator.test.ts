@@ -10,8 +10,12 @@ import express from 'express'
 import type { TrendSignal } from '../../schemas/outputs.ts'
 import type { PostPublished } from '../../schemas/events.ts'
 import { TrendwireError } from '../../streams/errors.ts'
+import { Runner } from '../../streams/runner.ts'
+import { ArraySource } from '../../streams/sources/array.ts'
+import pino from 'pino'
+import type { FirehoseEvent } from '../../schemas/events.ts'
 import {
-  buildScript, followFeed, generatorRouter, performanceFromScores, vectorPostSearch, InMemoryPostIndex, OpenAIChatProvider, parseDraft, planSegments, ReelGenerator, TrendContext, validateScript, wordRange,
+  buildScript, followFeed, generatorRouter, performanceFromScores, postIndexTopology, vectorPostSearch, InMemoryPostIndex, OpenAIChatProvider, parseDraft, planSegments, ReelGenerator, TrendContext, validateScript, wordRange,
   FAILURE_KINDS, HOOK_TYPES, SECTORS,
   type FailureKind, type ProviderRequest, type ScriptDraft, type ScriptProvider, type ValidationRules, type GenerateRequest,
 } from '../../server/generator/index.ts'
@@ -521,4 +525,19 @@ test('HTTP: with authorize, the routes answer 401 without a valid key', async ()
     const ok = await fetch(`${srv.url}/api/generate-reel`, { method: 'POST', headers: { authorization: 'Bearer good', 'content-type': 'application/json' }, body: JSON.stringify({ ...profile, seed: 1 }) })
     assert.equal(ok.status, 200)
   } finally { await srv.close() }
+})
+
+test('post index topology: posts indexed from the firehose, engagement counted, searchable', async () => {
+  const index = new InMemoryPostIndex()
+  const e = (postId: string, at: number): FirehoseEvent => ({ kind: 'engagement', postId, platform: 'reels', type: 'like', at, watchTimeSec: null, commentText: null, userId: 'u' })
+  const records: Array<[FirehoseEvent, number]> = [
+    [post('rl_a', 'iced matcha at home #matcha', ['matcha']), 1_000],
+    [post('rl_b', 'my dog on a skateboard #dog', ['dog']), 1_100],
+    [e('rl_a', 2_000), 2_000], [e('rl_a', 2_100), 2_100], [e('rl_b', 2_200), 2_200], [e('rl_zz', 2_300), 2_300],
+  ]
+  const runner = new Runner(postIndexTopology(new ArraySource<FirehoseEvent>('firehose', [{ id: 'p0', records }]), index), { checkpointIntervalMs: 0 }, { logger: pino({ level: 'silent' }) })
+  await runner.run()
+  assert.equal(index.size, 2)
+  const hits = index.similar({ text: 'matcha latte', platform: 'reels', k: 3 })
+  assert.deepEqual(hits.map((h) => [h.postId, h.engagement]), [['rl_a', 2]])
 })
