@@ -43,6 +43,8 @@ export interface ClickHouseCapabilities {
   nonReplicatedDedup: boolean
   /** JSONCompactEachRow is an input format (not in 18.16: the sink falls back to JSONEachRow). */
   compactJson: boolean
+  /** `DELETE FROM` (lightweight, synchronous; ≥ 23.3). Older servers delete with ALTER TABLE … DELETE mutations. */
+  lightweightDelete: boolean
 }
 
 export interface ClickHouse {
@@ -114,7 +116,11 @@ async function detectCapabilities(client: ClickHouseClient): Promise<ClickHouseC
     format: 'JSONEachRow',
   })
   const [row] = await rs.json<{ version: string; token: number | string; window: number | string; compact: number | string }>()
-  return { version: row.version, dedupToken: Number(row.token) > 0, nonReplicatedDedup: Number(row.window) > 0, compactJson: Number(row.compact) > 0 }
+  const [major, minor] = row.version.split('.').map(Number)
+  return {
+    version: row.version, dedupToken: Number(row.token) > 0, nonReplicatedDedup: Number(row.window) > 0,
+    compactJson: Number(row.compact) > 0, lightweightDelete: major > 23 || (major === 23 && minor >= 3),
+  }
 }
 
 /** Quotes an identifier (table or column) with backquotes; ClickHouse escapes a backquote with a backslash. */

@@ -55,8 +55,10 @@ export function qualifiedTable(ch: ClickHouse, table: string): { database: strin
 }
 
 export class Inserter {
-  private sqlHead: string
-  private sql: string
+  private readonly qualified: string
+  private sql = ''
+  private compact = true
+  private columns: readonly string[]
   readonly table: string
 
   constructor(
@@ -68,24 +70,44 @@ export class Inserter {
   ) {
     const q = qualifiedTable(ch, table)
     this.table = `${q.database}.${q.table}`
-    this.sqlHead = `INSERT INTO ${q.sql} (${columns.map(quoteIdent).join(', ')}) FORMAT `
-    this.sql = this.sqlHead + 'JSONCompactEachRow'
+    this.qualified = q.sql
+    this.columns = columns
+    this.build()
   }
 
   /** JSONCompactEachRow (arrays) where the server reads it, else JSONEachRow (objects). */
   setCompact(compact: boolean): void {
-    this.sql = this.sqlHead + (compact ? 'JSONCompactEachRow' : 'JSONEachRow')
+    this.compact = compact
+    this.build()
+  }
+
+  /** The columns each line fills, in order. */
+  setColumns(columns: readonly string[]): void {
+    this.columns = columns
+    this.build()
+  }
+
+  private build(): void {
+    this.sql = `INSERT INTO ${this.qualified} (${this.columns.map(quoteIdent).join(', ')}) FORMAT ${this.compact ? 'JSONCompactEachRow' : 'JSONEachRow'}`
   }
 
   /**
    * Inserts `body` (one serialised row per line, newline-terminated) and resolves once ClickHouse acknowledged it.
    * Retryable failures are retried with backoff until `signal` aborts or giveUpAfterMs passes.
    */
-  async insert(body: Buffer, rows: number, settings: Record<string, string | number | boolean>, token: string | undefined, signal: AbortSignal): Promise<void> {
+  async insert(
+    body: Buffer, rows: number, settings: Record<string, string | number | boolean>, token: string | undefined, signal: AbortSignal,
+    /** Before each retry: did the failed attempt land after all? ('in': done.) Errors here are retried too. */
+    landed?: () => Promise<'in' | 'absent'>,
+  ): Promise<void> {
     const started = Date.now()
     for (let attempt = 1; ; attempt++) {
       const t0 = performance.now()
       try {
+        if (attempt > 1 && landed && (await landed()) === 'in') {
+          this.who.log.info({ sink: this.who.sink, table: this.table, attempt, token }, 'clickhouse insert had landed before its acknowledgement was lost: not resent')
+          return
+        }
         const r = await this.ch.client.exec({
           query: this.sql,
           values: Readable.from([body], { objectMode: false }),

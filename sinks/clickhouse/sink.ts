@@ -1,57 +1,55 @@
 // ClickHouseSink: records → one ClickHouse table, exactly once across crashes, through @clickhouse/client
-// only (a server over HTTP or chDB in process; client.ts). Design notes and the reasoning behind the
-// token scheme: docs/clickhouse.md.
+// only (a server over HTTP or chDB in process; client.ts). The reasoning, with what was tried and
+// measured: docs/clickhouse.md.
 //
-// Rows are serialised on write() into JSONCompactEachRow lines (rows.ts) and cut into chunks of `chunkRows`; each
-// closed chunk is one INSERT (one part), sent by a single background loop in order, retried with
-// backoff while ClickHouse is unavailable (insert.ts). write() returns a Promise while more than
-// `highWaterMarkRows` rows wait, so the runner stops polling (backpressure) — a ClickHouse outage holds
-// the stream instead of dropping or piling up rows.
+// Rows are serialised on write() into JSONCompactEachRow lines (rows.ts) and cut into chunks of
+// `chunkRows`; each closed chunk is one INSERT, sent by a single background loop in order and retried
+// with backoff while ClickHouse is unavailable (insert.ts). write() returns a Promise while more than
+// `highWaterMarkRows` rows wait, so the runner stops polling (backpressure) — an outage holds the
+// stream instead of dropping or piling up rows.
 //
-// Exactly once (exactlyOnce: true, the default) rests on one property: a chunk's rows and its
-// deduplication token are the same in a run and in any replay of it. Chunk boundaries are therefore
-// only ever (a) every `chunkRows` rows, counted from (b) the position of the last *durable*
-// checkpoint — never a timer, never a checkpoint that may not survive:
-//   - preCommit(id) inserts every closed chunk and returns the open tail (< chunkRows rows) as state,
-//     so the tail is durable inside the checkpoint itself;
-//   - commit(id) — the checkpoint is durable — closes the tail as the last chunk of the epoch, inserts
-//     it, and starts epoch `id`;
-//   - restore(state) does exactly what commit did for that checkpoint: re-inserts its tail (dropped by
-//     ClickHouse if the crashed run had inserted it) and starts the epoch.
-// A replay from checkpoint N thus rebuilds the crashed run's chunks byte for byte, and each is
-// inserted under the same token `${sink}-${epoch}-${chunkIndex}-${sha1(body)[0:16]}`:
-// ClickHouse drops a block whose token it has seen (insert_deduplication_token; MergeTree tables need
-// `non_replicated_deduplication_window` > 0). The content hash suffix costs nothing when replays are
-// deterministic and turns a non-deterministic replay (or a reused checkpoint id) into duplicates a
-// ReplacingMergeTree collapses, instead of silently dropped rows.
-// Where tokens are not available (ClickHouse 18.16 has no insert_deduplication_token) exactness rests
-// on ReplacingMergeTree keys instead: replayed rows are physical duplicates until a merge and are
-// invisible to FINAL queries. The sink reports which guarantee a table gets (dedup: 'token' | …).
-//
-// The time bound on visibility is the runner's checkpoint interval: rows reach ClickHouse when their
-// chunk fills or at the next checkpoint. With exactlyOnce: false the sink instead flushes every
-// flushIntervalMs and on preCommit, without tokens (at-least-once).
-import { createHash } from 'node:crypto'
+// Exactly once (exactlyOnce: true, the default). Chunk boundaries depend only on what a replay
+// reproduces: every `chunkRows` rows, counted from the last *durable* checkpoint — never a timer, never a
+// checkpoint that may not survive. preCommit(id) inserts the closed chunks and returns the open tail
+// (< chunkRows rows) as checkpoint state; commit(id), once the checkpoint is durable, inserts the tail
+// as the epoch's last chunk and starts epoch `id`. So a crashed run and its replay cut the same chunks.
+// Then, by what the table offers (sink.dedup, decided at open):
+//  - 'transactional' — the table has the bookkeeping columns of schemas/clickhouse/010 (_tw_writer,
+//    _tw_chunk): every row carries its lineage and chunk id. restore(state N) deletes what this lineage
+//    wrote after checkpoint N (and the tail chunk N's commit may have written), re-inserts the tail,
+//    and the replay writes the rest again — the file sink's truncate, in SQL. A fresh start first removes
+//    what crashed lineages of this sink wrote after their last checkpoint (trendwire_sink_writers says
+//    which). A retry after a lost acknowledgement first asks whether the chunk landed. Exact even when
+//    ClickHouse died with the job (embedded chDB under kill -9), where tokens alone are not: a
+//    non-replicated table's token log is buffered in process memory and lost with it.
+//  - 'token' — no bookkeeping columns: each chunk goes in under insert_deduplication_token
+//    `${sink}-${epoch}-${index}-${sha1(body)[0:16]}`, identical in the replay, and ClickHouse drops the
+//    second copy (MergeTree needs non_replicated_deduplication_window > 0). Exact while the server
+//    outlives the job; the hash turns an unexpected mismatch into a duplicate instead of a loss.
+//  - 'replacing' / 'none' — no tokens (ClickHouse 18.16): a ReplacingMergeTree collapses replayed rows
+//    at merge time (read with FINAL); a plain MergeTree may keep them.
+// With exactlyOnce: false the sink flushes every flushIntervalMs and on preCommit, at-least-once.
+import { createHash, randomBytes } from 'node:crypto'
 import pino, { type Logger } from 'pino'
 import { z } from 'zod'
 import { parseOptions } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import { noMetrics } from '../../streams/metrics.ts'
 import type { Batch, MetricsSink, Sink, SinkContext } from '../../streams/types.ts'
-import { quoteString, type ClickHouse } from './client.ts'
+import { quoteString, type ClickHouse, type ClickHouseCapabilities } from './client.ts'
 import type { DeadLetterTarget } from './dead-letters.ts'
 import { clickHouseFailure } from './errors.ts'
 import { Inserter, qualifiedTable, retryOptionsSchema } from './insert.ts'
-import { lineSerializer, type RowFormat } from './rows.ts'
+import type { RowFormat } from './rows.ts'
 
 export const clickHouseSinkOptionsSchema = z.object({
   /** Target table; default: the format's table. "db.table" or a table in the connection's database. */
   table: z.string().regex(/^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$/, 'a table name, optionally db.table').optional(),
   /** Rows per INSERT. ClickHouse likes few, large inserts; ≤ max_insert_block_size keeps one insert one part. */
-  chunkRows: z.number().int().min(1).max(1_048_576).default(10_000),
+  chunkRows: z.number().int().min(1).max(1_048_575).default(10_000),
   /** write() returns a Promise while more rows than this wait to be inserted. Default 4 × chunkRows. */
   highWaterMarkRows: z.number().int().positive().optional(),
-  /** Deterministic chunks + deduplication tokens (see above). false: flush on a timer, at-least-once. */
+  /** Deterministic chunks, restore deletes or tokens (see above). false: flush on a timer, at-least-once. */
   exactlyOnce: z.boolean().default(true),
   /** At-least-once mode only: insert whatever is buffered this often (0 = only on size and preCommit). */
   flushIntervalMs: z.number().int().min(0).default(1_000),
@@ -77,7 +75,9 @@ export interface ClickHouseSinkDeps {
 export interface ClickHouseSinkState {
   v: 1
   checkpointId: number
-  /** Epoch (checkpoint id the current chunk numbering starts from) and the open chunk's index. */
+  /** The lineage's id (_tw_writer); 0 when the table has no bookkeeping columns. */
+  writer: number
+  /** Epoch (checkpoint id the chunk numbering counts from) and the open chunk's index. */
   epoch: number
   chunkIndex: number
   /** The open chunk's rows: not in ClickHouse yet, inserted by commit() or, after a crash, by restore(). */
@@ -85,7 +85,36 @@ export interface ClickHouseSinkState {
 }
 
 /** How a table is protected against duplicates, as found at open(). */
-export type DedupMode = 'token' | 'replacing' | 'none'
+export type DedupMode = 'transactional' | 'token' | 'replacing' | 'none'
+
+/** Bookkeeping columns (schemas/clickhouse/010_sink_bookkeeping.sql) and the chunk id they hold. */
+export const WRITER_COLUMN = '_tw_writer'
+export const CHUNK_COLUMN = '_tw_chunk'
+const CHUNK_INDEX_SPAN = 2 ** 20
+/** epoch · 2^20 + index: exact in a double up to epoch 2^33 (a checkpoint a second for 272 years). */
+export const chunkId = (epoch: number, index: number): number => epoch * CHUNK_INDEX_SPAN + index
+
+const WRITERS_TABLE_DDL = (db: string) => `CREATE TABLE IF NOT EXISTS ${db}.trendwire_sink_writers
+(
+    table_name    String,
+    sink          String,
+    writer        UInt32,
+    state         String,
+    checkpoint_id UInt64,
+    seq           UInt64,
+    at            DateTime DEFAULT now()
+)
+ENGINE = MergeTree
+ORDER BY (table_name, sink, writer, seq)`
+
+/** Appends the bookkeeping values to a line serialised without them (array or object form). */
+function withBookkeeping(line: string, writer: number, id: number, columns: readonly string[]): string {
+  if (line.startsWith('[')) return `${line.slice(0, -1)},${writer},${id}]`
+  const o = JSON.parse(line) as Record<string, unknown>
+  o[columns[columns.length - 2]] = writer
+  o[columns[columns.length - 1]] = id
+  return JSON.stringify(o)
+}
 
 interface Chunk {
   epoch: number
@@ -107,6 +136,7 @@ export class ClickHouseSink<T> implements Sink<T> {
   private readonly deadLetters: DeadLetterTarget | undefined
   private metrics: MetricsSink = noMetrics
   private readonly labels: { sink: string }
+  private readonly q: { database: string; table: string; sql: string }
 
   private epoch = 0
   private chunkIndex = 0
@@ -119,26 +149,40 @@ export class ClickHouseSink<T> implements Sink<T> {
   private preCommitted: { id: number; tailLen: number } | null = null
   private abort = new AbortController()
   private timer: NodeJS.Timeout | null = null
-  private sendToken = false
-  private line: (value: T, time: number) => string
+  private caps: ClickHouseCapabilities | null = null
   private settings: Record<string, string | number | boolean>
+  private columns: readonly string[]
+  private line: (value: T, time: number) => string
+
+  // transactional mode
+  private txn = false
+  /** This lineage's id: random for a fresh start, the checkpoint's after a restore. */
+  private writer = 1 + (randomBytes(4).readUInt32BE(0) % 0xfffffffe)
+  /** Distinguishes this process's tokens from a crashed predecessor's (whose rows restore deleted). */
+  private readonly incarnation = randomBytes(4).toString('hex')
+  private begun = false
+  private insertedSinceCommit = false
+  private seqN = 0
+
   /** Set by open(). */
   dedup: DedupMode = 'none'
 
   /** Counters, for tests and the benchmark. */
-  readonly stats = { rowsWritten: 0, rowsInserted: 0, chunksInserted: 0, rowsRejected: 0, chunksRejected: 0 }
+  readonly stats = { rowsWritten: 0, rowsInserted: 0, chunksInserted: 0, rowsRejected: 0, chunksRejected: 0, restoreDeletes: 0, orphansAborted: 0, landedBeforeAck: 0 }
 
   constructor(readonly name: string, private readonly ch: ClickHouse, private readonly format: RowFormat<T>, options: ClickHouseSinkOptions = {}, deps: ClickHouseSinkDeps = {}) {
     this.opts = parseOptions(`clickhouse sink "${name}"`, clickHouseSinkOptionsSchema, options)
     this.table = this.opts.table ?? format.table
+    this.q = qualifiedTable(ch, this.table)
     this.hwm = this.opts.highWaterMarkRows ?? 4 * this.opts.chunkRows
     this.log = deps.logger ?? pino({ level: process.env.TRENDWIRE_LOG_LEVEL ?? 'info' })
     this.deadLetters = deps.deadLetters
     this.labels = { sink: name }
+    this.columns = format.columns
     this.inserter = new Inserter(ch, this.table, format.columns, this.opts.retry, { sink: name, log: this.log, metrics: () => this.metrics })
-    this.line = lineSerializer(format, true)
     // Rejected rows must not vanish silently: unknown JSON keys are an error, not skipped.
     this.settings = { input_format_skip_unknown_fields: 0, ...this.opts.insertSettings }
+    this.line = this.serializer(true)
   }
 
   /** Rows accepted by write() and not yet acknowledged by ClickHouse. */
@@ -149,20 +193,33 @@ export class ClickHouseSink<T> implements Sink<T> {
   async open(ctx?: SinkContext): Promise<void> {
     if (ctx) this.metrics = ctx.metrics
     const caps = await this.withRetry('read server capabilities', () => this.ch.capabilities())
-    // Always send the token where the setting exists: on chDB a SET persists on the connection, so a
-    // token left from another sink's insert would otherwise apply to ours.
-    this.sendToken = caps.dedupToken
-    this.line = lineSerializer(this.format, caps.compactJson)
+    this.caps = caps
+    let bookkeeping = false
+    if (this.opts.checkTable) bookkeeping = await this.checkTable(caps)
+    this.txn = this.opts.exactlyOnce && bookkeeping
+    if (this.txn) {
+      this.dedup = 'transactional'
+      this.columns = [...this.format.columns, WRITER_COLUMN, CHUNK_COLUMN]
+      this.inserter.setColumns(this.columns)
+      await this.withRetry('create trendwire_sink_writers', () => this.ch.client.command({ query: WRITERS_TABLE_DDL(this.q.sql.slice(0, this.q.sql.indexOf('.'))) }))
+    }
     this.inserter.setCompact(caps.compactJson)
-    if (this.opts.checkTable) await this.checkTable(caps.dedupToken)
+    this.line = this.serializer(caps.compactJson)
+    if (this.opts.exactlyOnce && this.dedup !== 'transactional' && this.dedup !== 'token') {
+      this.log.warn({ sink: this.name, table: this.table, dedup: this.dedup },
+        this.dedup === 'replacing'
+          ? 'neither bookkeeping columns nor insert tokens for this table: replays after a crash may leave duplicate rows until merged; query with FINAL'
+          : 'no deduplication for this table: replays after a crash may duplicate rows')
+    }
     if (!this.opts.exactlyOnce && this.opts.flushIntervalMs > 0) {
       this.timer = setInterval(() => { this.closeOpen(); this.kick() }, this.opts.flushIntervalMs)
       this.timer.unref()
     }
   }
 
-  private async checkTable(tokens: boolean): Promise<void> {
-    const q = qualifiedTable(this.ch, this.table)
+  /** Checks the table; returns whether it has the bookkeeping columns. Sets `dedup` for the other modes. */
+  private async checkTable(caps: ClickHouseCapabilities): Promise<boolean> {
+    const q = this.q
     const rs = await this.withRetry('describe table', async () => {
       const r = await this.ch.client.query({
         query: `SELECT engine, engine_full FROM system.tables WHERE database = ${quoteString(q.database)} AND name = ${quoteString(q.table)}`,
@@ -183,13 +240,27 @@ export class ClickHouseSink<T> implements Sink<T> {
       throw new TrendwireError('SINK_REJECTED', `clickhouse sink "${this.name}": table ${q.database}.${q.table} has no column(s) ${missing.join(', ')} (schema out of date? run \`trendwire migrate\`)`, { details: { table: this.table, missing } })
     }
     const { engine, engine_full: full } = rs[0]
-    const tokenDedup = tokens && (engine.startsWith('Replicated') || /non_replicated_deduplication_window\s*=\s*[1-9]/.test(full))
+    const tokenDedup = caps.dedupToken && (engine.startsWith('Replicated') || /non_replicated_deduplication_window\s*=\s*[1-9]/.test(full))
     this.dedup = tokenDedup ? 'token' : engine.includes('Replacing') ? 'replacing' : 'none'
-    if (this.opts.exactlyOnce && this.dedup !== 'token') {
-      this.log.warn({ sink: this.name, table: this.table, engine, dedup: this.dedup, tokens },
-        this.dedup === 'replacing'
-          ? 'insert deduplication tokens unavailable for this table: replays after a crash may leave duplicate rows until merged; query with FINAL'
-          : 'no deduplication for this table: replays after a crash may duplicate rows')
+    return have.has(WRITER_COLUMN) && have.has(CHUNK_COLUMN)
+  }
+
+  /** One line per row; in transactional mode the lineage and the open chunk's id are appended. */
+  private serializer(compact: boolean): (value: T, time: number) => string {
+    const row = this.format.row
+    const cols = this.columns
+    const bookkeeping = this.txn
+    if (compact) {
+      return bookkeeping
+        ? (v, t) => { const a = row(v, t); a.push(this.writer, chunkId(this.epoch, this.chunkIndex)); return JSON.stringify(a) }
+        : (v, t) => JSON.stringify(row(v, t))
+    }
+    return (v, t) => {
+      const a = row(v, t)
+      if (bookkeeping) a.push(this.writer, chunkId(this.epoch, this.chunkIndex))
+      const o: Record<string, unknown> = {}
+      for (let i = 0; i < cols.length; i++) o[cols[i]] = a[i]
+      return JSON.stringify(o)
     }
   }
 
@@ -203,7 +274,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     for (let i = 0; i < values.length; i++) {
       open.push(line(values[i], times[i]))
       if (open.length >= chunkRows) {
-        this.closeFirst(open.length)
+        this.closeOpen()
         open = this.openRows
       }
     }
@@ -224,7 +295,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     }
     await this.flushQueue()
     this.preCommitted = { id: checkpointId, tailLen: this.openRows.length }
-    const state: ClickHouseSinkState = { v: 1, checkpointId, epoch: this.epoch, chunkIndex: this.chunkIndex, tail: this.openRows.slice() }
+    const state: ClickHouseSinkState = { v: 1, checkpointId, writer: this.txn ? this.writer : 0, epoch: this.epoch, chunkIndex: this.chunkIndex, tail: this.openRows.slice() }
     return state
   }
 
@@ -233,11 +304,19 @@ export class ClickHouseSink<T> implements Sink<T> {
     const pc = this.preCommitted
     this.preCommitted = null
     if (!pc || pc.id !== checkpointId) return
-    // The checkpoint holding the tail is durable: the tail becomes the epoch's last chunk.
-    this.closeFirst(pc.tailLen)
+    // Recorded before the tail goes in: a fresh start never deletes chunks a durable checkpoint covers.
+    if (this.txn) {
+      if (!this.begun) await this.begin()
+      await this.record('committed', checkpointId)
+    }
+    // The checkpoint holding the tail is durable: the tail becomes the epoch's last chunk. (The runner
+    // writes nothing between preCommit and commit; were it to, those rows would join the tail, which is
+    // still exact: restore deletes this chunk and re-inserts the checkpoint's tail alone.)
+    this.closeOpen()
     this.epoch = checkpointId
     this.chunkIndex = 0
     await this.flushQueue()
+    this.insertedSinceCommit = false
   }
 
   async restore(state: unknown): Promise<void> {
@@ -248,14 +327,28 @@ export class ClickHouseSink<T> implements Sink<T> {
     this.preCommitted = null
     const s = state as Partial<ClickHouseSinkState> | undefined
     if (!this.opts.exactlyOnce || !s || s.v !== 1 || typeof s.checkpointId !== 'number') return
-    // Redo what commit() did for this checkpoint (it may or may not have run before the crash).
-    if (s.tail && s.tail.length > 0) {
-      this.enqueue({ epoch: s.epoch ?? 0, index: s.chunkIndex ?? 0, rows: s.tail.length, lines: s.tail, body: null, token: null })
+    const n = s.checkpointId
+    let tail = s.tail ?? []
+    const tailEpoch = s.epoch ?? 0
+    const tailIndex = s.chunkIndex ?? 0
+    if (this.txn && s.writer) {
+      this.writer = s.writer
+      await this.abortOrphans(this.writer)
+      // Whatever this lineage wrote after checkpoint n — chunks of epochs ≥ n, and the tail chunk that
+      // commit(n) may have inserted — goes; the tail goes back in below and the replay writes the rest.
+      await this.deleteRows(`${WRITER_COLUMN} = ${this.writer} AND (${CHUNK_COLUMN} >= ${chunkId(n, 0)} OR ${CHUNK_COLUMN} = ${chunkId(tailEpoch, tailIndex)})`)
+      this.begun = true
+      await this.record('committed', n)
     }
-    this.epoch = s.checkpointId
+    // A checkpoint from before the table had bookkeeping columns: its tail lines lack them.
+    if (this.txn && !s.writer) tail = tail.map((l) => withBookkeeping(l, this.writer, chunkId(tailEpoch, tailIndex), this.columns))
+    // Redo what commit() did for this checkpoint.
+    if (tail.length > 0) this.enqueue({ epoch: tailEpoch, index: tailIndex, rows: tail.length, lines: tail, body: null, token: null })
+    this.epoch = n
     this.chunkIndex = 0
     await this.flushQueue()
-    this.log.debug({ sink: this.name, checkpoint: s.checkpointId, tail: s.tail?.length ?? 0 }, 'clickhouse sink restored')
+    this.insertedSinceCommit = false
+    this.log.debug({ sink: this.name, checkpoint: n, tail: tail.length, writer: this.writer }, 'clickhouse sink restored')
   }
 
   async close(): Promise<void> {
@@ -271,6 +364,10 @@ export class ClickHouseSink<T> implements Sink<T> {
     this.abort.abort()
     if (this.draining) await this.draining
     this.abort = new AbortController()
+    // Nothing of ours after the last durable checkpoint is in the table: a later fresh start need not look.
+    if (this.txn && this.begun && !this.failure && !this.insertedSinceCommit) {
+      await this.record('closed', this.epoch).catch((err) => this.log.warn({ sink: this.name, err: (err as Error).message }, 'could not record a clean close'))
+    }
   }
 
   /** Waits until every closed chunk is in ClickHouse (or refused); throws the sink's failure. */
@@ -280,15 +377,11 @@ export class ClickHouseSink<T> implements Sink<T> {
     if (this.failure) throw this.failure
   }
 
+  /** The open rows become the next chunk of the current epoch. */
   private closeOpen(): void {
-    if (this.openRows.length > 0) this.closeFirst(this.openRows.length)
-  }
-
-  /** The first n open rows become the next chunk of the current epoch. */
-  private closeFirst(n: number): void {
-    if (n <= 0) return
-    const lines = n === this.openRows.length ? this.openRows : this.openRows.slice(0, n)
-    this.openRows = n === this.openRows.length ? [] : this.openRows.slice(n)
+    if (this.openRows.length === 0) return
+    const lines = this.openRows
+    this.openRows = []
     this.enqueue({ epoch: this.epoch, index: this.chunkIndex++, rows: lines.length, lines, body: null, token: null })
   }
 
@@ -304,6 +397,7 @@ export class ClickHouseSink<T> implements Sink<T> {
 
   private async drain(): Promise<void> {
     try {
+      if (this.txn && !this.begun) await this.begin()
       while (this.queue.length > 0 && !this.failure) {
         const c = this.queue[0]
         await this.insertChunk(c)
@@ -326,17 +420,27 @@ export class ClickHouseSink<T> implements Sink<T> {
     }
   }
 
+  private tokenFor(c: Chunk): string {
+    if (!this.opts.exactlyOnce) return ''
+    // Transactional: unique per process, so a chunk re-inserted after restore deleted it is never
+    // dropped as "already seen"; it still deduplicates this process's own retries.
+    if (this.txn) return `${this.name}-w${this.writer}-i${this.incarnation}-${c.epoch}-${c.index}`
+    return `${this.name}-${c.epoch}-${c.index}-${createHash('sha1').update(c.body!).digest('hex').slice(0, 16)}`
+  }
+
   private async insertChunk(c: Chunk): Promise<void> {
     if (!c.body) {
       c.body = Buffer.from(c.lines!.join('\n') + '\n')
       c.lines = null
     }
-    if (!c.token) {
-      c.token = this.opts.exactlyOnce ? `${this.name}-${c.epoch}-${c.index}-${createHash('sha1').update(c.body).digest('hex').slice(0, 16)}` : ''
-    }
-    const settings = this.sendToken ? { ...this.settings, insert_deduplication_token: c.token } : this.settings
+    c.token ??= this.tokenFor(c)
+    const settings = this.caps?.dedupToken ? { ...this.settings, insert_deduplication_token: c.token } : this.settings
+    // Transactional: after a failure whose outcome is unknown, ask before resending (a server killed
+    // after writing the part loses the token log with it).
+    const landed = this.txn ? () => this.chunkLanded(c) : undefined
+    this.insertedSinceCommit = true
     try {
-      await this.inserter.insert(c.body, c.rows, settings, c.token || undefined, this.abort.signal)
+      await this.inserter.insert(c.body, c.rows, settings, c.token || undefined, this.abort.signal, landed)
     } catch (err) {
       const e = err as TrendwireError
       if (e.code !== 'SINK_REJECTED') throw err
@@ -346,6 +450,81 @@ export class ClickHouseSink<T> implements Sink<T> {
     this.stats.rowsInserted += c.rows
     this.stats.chunksInserted++
     this.metrics.inc('clickhouse_rows_inserted_total', c.rows, this.labels)
+  }
+
+  /** Whether chunk c is in the table: all of it ('in'), none ('absent'); a part of it (one partition's part of a multi-partition insert) is deleted and reported absent. */
+  private async chunkLanded(c: Chunk): Promise<'in' | 'absent'> {
+    const id = chunkId(c.epoch, c.index)
+    const r = await this.ch.client.query({ query: `SELECT count() AS n FROM ${this.q.sql} WHERE ${WRITER_COLUMN} = ${this.writer} AND ${CHUNK_COLUMN} = ${id}`, format: 'JSONEachRow' })
+    const n = Number((await r.json<{ n: string | number }>())[0].n)
+    if (n === c.rows) {
+      this.stats.landedBeforeAck++
+      return 'in'
+    }
+    if (n > 0) await this.deleteRows(`${WRITER_COLUMN} = ${this.writer} AND ${CHUNK_COLUMN} = ${id}`)
+    return 'absent'
+  }
+
+  /** A fresh lineage: clean up after crashed ones of this sink, then register. */
+  private async begin(): Promise<void> {
+    await this.abortOrphans(this.writer)
+    await this.record('open', 0)
+    this.begun = true
+  }
+
+  /**
+   * Earlier lineages of this sink that neither stopped cleanly nor were cleaned up: their rows after
+   * their last durable checkpoint were never committed (a crash, maybe before any checkpoint) — delete
+   * them. Assumes one running job per (table, sink name).
+   */
+  private async abortOrphans(except: number): Promise<void> {
+    const rs = await this.withRetry('read trendwire_sink_writers', async () => {
+      const r = await this.ch.client.query({
+        query: `SELECT writer, argMax(state, seq) AS last_state, maxIf(checkpoint_id, state = 'committed') AS last_checkpoint
+          FROM ${this.writersTable()} WHERE table_name = ${quoteString(this.table)} AND sink = ${quoteString(this.name)} AND writer != ${except}
+          GROUP BY writer HAVING last_state NOT IN ('closed', 'aborted')`,
+        format: 'JSONEachRow',
+      })
+      return r.json<{ writer: number | string; last_checkpoint: number | string }>()
+    })
+    for (const o of rs) {
+      const w = Number(o.writer)
+      await this.deleteRows(`${WRITER_COLUMN} = ${w} AND ${CHUNK_COLUMN} >= ${chunkId(Number(o.last_checkpoint), 0)}`)
+      await this.record('aborted', Number(o.last_checkpoint), w)
+      this.stats.orphansAborted++
+      this.log.info({ sink: this.name, table: this.table, writer: w, lastCheckpoint: Number(o.last_checkpoint) }, 'removed what a crashed run of this sink wrote after its last checkpoint')
+    }
+  }
+
+  private writersTable(): string {
+    return `${this.q.sql.slice(0, this.q.sql.indexOf('.'))}.trendwire_sink_writers`
+  }
+
+  private async record(state: 'open' | 'committed' | 'closed' | 'aborted', checkpointId: number, writer = this.writer): Promise<void> {
+    const seq = Date.now() * 1000 + (this.seqN++ % 1000)
+    await this.withRetry(`record ${state}`, () => this.ch.client.command({
+      query: `INSERT INTO ${this.writersTable()} (table_name, sink, writer, state, checkpoint_id, seq) VALUES (${quoteString(this.table)}, ${quoteString(this.name)}, ${writer}, ${quoteString(state)}, ${checkpointId}, ${seq})`,
+    }))
+  }
+
+  /** Deletes rows, synchronously: lightweight DELETE where the server has it, else a mutation awaited. */
+  private async deleteRows(where: string): Promise<void> {
+    this.stats.restoreDeletes++
+    if (this.caps?.lightweightDelete) {
+      await this.withRetry('delete rows', () => this.ch.client.command({ query: `DELETE FROM ${this.q.sql} WHERE ${where}` }))
+      return
+    }
+    await this.withRetry('delete rows', () => this.ch.client.command({ query: `ALTER TABLE ${this.q.sql} DELETE WHERE ${where}` }))
+    // Mutations run in the background: wait until this table has none left (bounded by the retry policy).
+    for (let i = 0; ; i++) {
+      const r = await this.withRetry('wait for delete', async () => (await this.ch.client.query({
+        query: `SELECT count() AS n FROM system.mutations WHERE database = ${quoteString(this.q.database)} AND table = ${quoteString(this.q.table)} AND is_done = 0`,
+        format: 'JSONEachRow',
+      })).json<{ n: string | number }>())
+      if (Number(r[0].n) === 0) return
+      if (i >= 600) throw new TrendwireError('SINK_UNAVAILABLE', `clickhouse sink "${this.name}": delete on ${this.table} not finished after 60 s`)
+      await new Promise((res) => setTimeout(res, 100))
+    }
   }
 
   private async rejectChunk(c: Chunk, error: TrendwireError): Promise<void> {
@@ -359,10 +538,12 @@ export class ClickHouseSink<T> implements Sink<T> {
     this.log.error({ sink: this.name, table: this.table, rows: c.rows, token: c.token, err: error.message }, 'clickhouse refused a chunk: rows sent to dead letters')
     const text = c.body!.toString('utf8')
     const lines = text.slice(0, text.length - 1).split('\n')
-    await this.deadLetters.rejected({ sink: this.name, table: this.inserter.table, token: c.token!, lines, columns: this.format.columns, error }, this.abort.signal)
+    // Named by the chunk, not the process: a replay refused again does not dead-letter twice.
+    const id = this.txn ? `${this.name}-w${this.writer}-${c.epoch}-${c.index}` : c.token!
+    await this.deadLetters.rejected({ sink: this.name, table: this.inserter.table, token: id, lines, columns: this.columns, error }, this.abort.signal)
   }
 
-  /** Metadata calls at open: same retry policy as inserts. */
+  /** Metadata calls: same retry policy as inserts. */
   private async withRetry<R>(what: string, fn: () => Promise<R>): Promise<R> {
     const retry = this.opts.retry
     const started = Date.now()

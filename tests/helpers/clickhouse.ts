@@ -37,6 +37,16 @@ export async function cloneTable(ch: ClickHouse, like: string, name: string): Pr
   return name
 }
 
+/**
+ * A new empty plain-MergeTree table with the columns of `like` (keeping insert hashes): merges never
+ * remove a row from it, so every duplicate a sink let through stays countable — without stopping
+ * merges, which would also stop the deletes a sink's restore runs (they are mutations).
+ */
+export async function rawTable(ch: ClickHouse, like: string, name: string, orderBy: string): Promise<string> {
+  await ch.client.command({ query: `CREATE TABLE ${quoteIdent(name)} AS ${quoteIdent(like)} ENGINE = MergeTree ORDER BY (${orderBy}) SETTINGS non_replicated_deduplication_window = 10000` })
+  return name
+}
+
 export async function dropTable(ch: ClickHouse, name: string): Promise<void> {
   await ch.client.command({ query: `DROP TABLE IF EXISTS ${quoteIdent(name)}` })
 }

@@ -32,11 +32,11 @@ import { generateEvents } from '../../streams/sources/synthetic.ts'
 import type { CheckpointStore } from '../../streams/types.ts'
 import type { LateRecord } from '../../streams/windows.ts'
 import { hashtagActivity, type HashtagWindowCount } from '../../topologies/hashtag-activity.ts'
-import { CLICKHOUSE_TEST_URL, cloneTable, dropTable, embeddedWithSchema, killServer, rows, serverUnavailable, startServer, uniqueTable } from '../helpers/clickhouse.ts'
+import { CLICKHOUSE_TEST_URL, cloneTable, dropTable, embeddedWithSchema, killServer, rawTable, rows, serverUnavailable, startServer, uniqueTable } from '../helpers/clickhouse.ts'
 
 const quiet = pino({ level: 'silent' })
 const TOPO = { outOfOrdernessMs: 3_000, allowedLatenessMs: 30_000, joinWaitMs: 60_000 }
-/** Keep every inserted row as it was sent: ReplacingMergeTree must not collapse revisions on insert. */
+/** Keep every inserted row as it was sent (no collapsing on insert, had the table a collapsing engine). */
 const RAW = { optimize_on_insert: 0 }
 
 let ch: ClickHouse
@@ -87,16 +87,13 @@ async function reference(parts: ArrayPartition<FirehoseEvent>[]) {
 }
 
 async function freshTables(name: string): Promise<{ uses: string; eng: string; late: string }> {
-  const tables = {
-    uses: await cloneTable(ch, 'hashtag_uses_1m', uniqueTable(`${name}_uses`)),
-    eng: await cloneTable(ch, 'hashtag_engagement_10m', uniqueTable(`${name}_eng`)),
-    late: await cloneTable(ch, 'late_records', uniqueTable(`${name}_late`)),
+  // Plain MergeTree copies of the migrated tables: a duplicate stays a visible physical row, never
+  // collapsed by ReplacingMergeTree behind the test's back.
+  return {
+    uses: await rawTable(ch, 'hashtag_uses_1m', uniqueTable(`${name}_uses`), 'hashtag, window_start'),
+    eng: await rawTable(ch, 'hashtag_engagement_10m', uniqueTable(`${name}_eng`), 'hashtag, window_start'),
+    late: await rawTable(ch, 'late_records', uniqueTable(`${name}_late`), 'operator, time'),
   }
-  // No merges: a duplicate must stay visible as a second physical row, not be collapsed by
-  // ReplacingMergeTree behind the test's back (and the sinks insert with optimize_on_insert = 0, which
-  // would otherwise collapse a window's revisions inside one insert).
-  for (const t of Object.values(tables)) await ch.client.command({ query: `SYSTEM STOP MERGES ${t}` })
-  return tables
 }
 
 function collectInserts(): { events: InsertEvent[]; stop: () => void } {
@@ -115,7 +112,7 @@ test('runner → ClickHouse: the tables hold exactly the rows the topology emitt
   const sinks = { hashtagUses: mk('uses', hashtagWindowRows(tables.uses)), hashtagEngagement: mk('eng', hashtagWindowRows(tables.eng)), late: mk('late', { ...lateRecordRows, table: tables.late }) }
   const t = hashtagActivity(new ArraySource('file', parts, { perPoll: 300 }), sinks, TOPO)
   await new Runner(t, { checkpointEveryPolls: 7, checkpointIntervalMs: 0, maxBatchRecords: 300 }, { logger: quiet, metrics }).run()
-  assert.equal(sinks.hashtagUses.dedup, 'token', 'migrated tables deduplicate by insert token on chDB 26')
+  assert.equal(sinks.hashtagUses.dedup, 'transactional', 'migrated tables carry the bookkeeping columns on chDB 26')
   assert.ok(ref.uses.length > 500 && ref.eng.length > 500 && ref.late.length > 0, `enough rows: ${ref.uses.length} ${ref.eng.length} ${ref.late.length}`)
   assert.deepEqual(await windowRowsIn(tables.uses), ref.uses)
   assert.deepEqual(await windowRowsIn(tables.eng), ref.eng)
@@ -173,25 +170,33 @@ test('crash between the sinks\' inserts and the checkpoint save, and mid-epoch, 
   }
   inserts.stop()
   assert.equal(crashes.length, 4)
-  // The replays really did re-send chunks a crashed run had inserted (so ClickHouse had something to drop).
+  // The replays really did insert again chunks a crashed run had inserted (restore deleted those first).
   const sent = new Map<string, number>()
-  for (const e of inserts.events) if (!e.error && e.token) sent.set(e.token, (sent.get(e.token) ?? 0) + 1)
+  for (const e of inserts.events) if (!e.error && e.token) { const chunk = e.token.replace(/-i[0-9a-f]+-/, '-'); sent.set(chunk, (sent.get(chunk) ?? 0) + 1) }
   const resent = [...sent.values()].filter((n) => n > 1).length
-  assert.ok(resent > 0, 'some chunks were inserted twice under the same token')
+  assert.ok(resent > 0, 'some chunks were inserted by a crashed run and again by its replay')
   assert.deepEqual(await windowRowsIn(tables.uses), ref.uses, 'hashtag uses exactly once')
   assert.deepEqual(await windowRowsIn(tables.eng), ref.eng, 'hashtag engagement exactly once')
   assert.deepEqual(await lateRowsIn(tables.late), ref.late, 'late records exactly once')
   for (const tb of Object.values(tables)) await dropTable(ch, tb)
 })
 
-/** A handle whose INSERTs fail with the given errors first (fault injection; SELECTs go through). */
-function faulty(base: ClickHouse, faults: Error[]): ClickHouse & { failed: number } {
+/**
+ * A handle whose INSERTs fail with the given errors first (fault injection; SELECTs go through).
+ * An 'ack-lost' fault lets the insert through to ClickHouse and then throws ECONNRESET, as when the
+ * connection drops after the server wrote the part but before the client read the answer.
+ */
+function faulty(base: ClickHouse, faults: Array<Error | 'ack-lost'>): ClickHouse & { failed: number } {
   const client = Object.create(base.client) as ClickHouse['client']
   const h = { ...base, client, failed: 0 }
   client.exec = async (p) => {
     if (p.query.startsWith('INSERT') && faults.length > 0) {
       h.failed++
-      throw faults.shift()!
+      const f = faults.shift()!
+      if (f !== 'ack-lost') throw f
+      const r = await base.client.exec(p)
+      r.stream.destroy()
+      throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
     }
     return base.client.exec(p)
   }
@@ -201,9 +206,10 @@ function faulty(base: ClickHouse, faults: Error[]): ClickHouse & { failed: numbe
 const row = (tag: string, i: number, revision = 0): HashtagWindowCount => ({ hashtag: tag, windowStart: 1_700_000_000_000 + i * 60_000, windowEnd: 1_700_000_060_000 + i * 60_000, count: i, revision })
 const batchOf = (rs: HashtagWindowCount[]) => ({ values: rs, times: rs.map((r) => r.windowEnd - 1) })
 
-test('retryable faults (connection refused, TOO_MANY_PARTS, timeout): retried with backoff, writes held above the high-water mark, nothing lost', { timeout: 60_000 }, async () => {
-  const table = await cloneTable(ch, 'hashtag_uses_1m', uniqueTable('faults'))
-  const faults = [
+test('retryable faults (connection refused, TOO_MANY_PARTS, timeout, lost acknowledgement): retried with backoff, writes held above the high-water mark, every row once', { timeout: 60_000 }, async () => {
+  const table = await rawTable(ch, 'hashtag_uses_1m', uniqueTable('faults'), 'hashtag, window_start')
+  const faults: Array<Error | 'ack-lost'> = [
+    'ack-lost',
     Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' }),
     new ClickHouseError({ message: 'Too many parts (300). Merges are processing significantly slower than inserts', code: '252', type: 'TOO_MANY_PARTS' }),
     new Error('Timeout error.'),
@@ -229,9 +235,10 @@ test('retryable faults (connection refused, TOO_MANY_PARTS, timeout): retried wi
   await sink.preCommit(1)
   await sink.commit(1)
   await sink.close()
-  assert.equal(h.failed, 5, 'every injected fault was hit')
+  assert.equal(h.failed, 6, 'every injected fault was hit')
   assert.ok(held > 0, 'write() returned a Promise above the high-water mark')
-  assert.equal(await metrics.value('clickhouse_insert_retries_total'), 5)
+  assert.equal(await metrics.value('clickhouse_insert_retries_total'), 6)
+  assert.equal(sink.stats.landedBeforeAck, 1, 'the chunk whose acknowledgement was lost was found in the table, not sent again')
   const [c] = await rows<{ n: string; u: string }>(ch, `SELECT count() AS n, uniqExact(hashtag, window_start) AS u FROM ${table}`)
   assert.equal(Number(c.n), expected.length)
   assert.equal(Number(c.u), expected.length)
@@ -262,7 +269,7 @@ test('a chunk ClickHouse refuses goes to dead letters with the reason, and the s
   assert.match(letters[0].reason, /revision/, 'the reason names the offending column')
   assert.match(letters[0].reason, /ClickHouse code \d+/)
   assert.ok(letters.some((l) => JSON.parse(l.payload).revision === -1), 'payload is the original row')
-  assert.match(letters[0].position, /^rejects-0-0-[0-9a-f]{16}#\d+$/)
+  assert.match(letters[0].position, /^rejects-w\d+-0-0#\d+$/, 'named by the sink lineage and chunk')
   await sink.close()
 
   const strict = new ClickHouseSink('strict', ch, hashtagWindowRows(table), { chunkRows: 10, onRejected: 'fail' }, { logger: quiet, deadLetters })
@@ -331,7 +338,7 @@ test('clickhouseSinksForHashtagActivity wires the topology and the dead-letter s
   await new Runner(t, { checkpointEveryPolls: 5, checkpointIntervalMs: 0, maxBatchRecords: 300 }, { logger: quiet, deadLetterSink: chs.deadLetterSink }).run()
   const after = await rows<{ n: string }>(ch, 'SELECT count() AS n FROM hashtag_uses_1m')
   assert.equal(Number(after[0].n) - Number(before[0].n), ref.uses.length)
-  for (const s of chs.all) assert.equal(s.dedup, 'token')
+  for (const s of chs.all) assert.equal(s.dedup, 'transactional')
 })
 
 // --- the real server -------------------------------------------------------------------------------
@@ -355,14 +362,11 @@ test('server (clickhouse-server 18.16): kill -9 mid-stream, start again — the 
   const db = `tw_${uniqueTable('kill')}`
   try {
     await server.client.command({ query: `CREATE DATABASE ${db}` })
-    // Plain SQL 18.16 understands: no DateTime64, no TTL, no codecs. 18.16 has no insert tokens, so
-    // exactness rests on ReplacingMergeTree over the row's identity (docs/clickhouse.md). The revision
-    // is part of the key here (not the version) so that merging removes only true duplicates and the
-    // table can be compared row for row with what the topology emitted, corrections included.
-    await server.client.command({ query: `CREATE TABLE ${db}.hashtag_uses (hashtag String, window_start_ms UInt64, window_end_ms UInt64, count UInt64, revision UInt32) ENGINE = ReplacingMergeTree ORDER BY (hashtag, window_start_ms, revision)` })
+    // Plain SQL 18.16 understands (no DateTime64, TTL, codecs), plain MergeTree so that no merge can hide
+    // a duplicate, and the sink's bookkeeping columns (schemas/clickhouse/010): 18.16 has no insert
+    // tokens, so a retry whose acknowledgement was lost first asks whether the chunk landed.
+    await server.client.command({ query: `CREATE TABLE ${db}.hashtag_uses (hashtag String, window_start_ms UInt64, window_end_ms UInt64, count UInt64, revision UInt32, _tw_writer UInt32 DEFAULT 0, _tw_chunk UInt64 DEFAULT 0) ENGINE = MergeTree ORDER BY (hashtag, window_start_ms)` })
     await server.client.command({ query: `CREATE TABLE ${db}.hashtag_engagement AS ${db}.hashtag_uses` })
-    // Merges stopped while streaming, so a duplicate stays a visible physical row until we look.
-    for (const tb of ['hashtag_uses', 'hashtag_engagement']) await server.client.command({ query: `SYSTEM STOP MERGES ${db}.${tb}` })
     const format = (table: string): RowFormat<HashtagWindowCount> => ({
       table,
       columns: ['hashtag', 'window_start_ms', 'window_end_ms', 'count', 'revision'],
@@ -409,28 +413,19 @@ test('server (clickhouse-server 18.16): kill -9 mid-stream, start again — the 
       insertChannel.unsubscribe(on)
     }
     assert.equal(phase, 'after', 'the server was killed and started again mid-stream')
+    assert.equal(uses.dedup, 'transactional')
     assert.ok(status.recordsIn === parts.reduce((n, p) => n + p.records.length, 0))
     // Attempts 4 and 5 are ≥ 200 ms apart (backoff): a runner that was not held would have polled meanwhile.
     assert.equal(stateAtRestart, 'running')
     assert.equal(pollsAtFailure[4], pollsAtFailure[3], `the runner was held while ClickHouse was down (polls at each failed attempt: ${pollsAtFailure.join(' ')})`)
     const retries = await metrics.value('clickhouse_insert_retries_total')
-    t.diagnostic(`server killed after 6 inserts; ${failedWhileDown} failed attempts before the restart, ${retries} retries in all; runner polls at each failed attempt: ${pollsAtFailure.slice(0, 5).join(' ')}`)
+    t.diagnostic(`server killed after 6 inserts; ${failedWhileDown} failed attempts before the restart, ${retries} retries in all; runner polls at each failed attempt: ${pollsAtFailure.slice(0, 5).join(' ')}; chunks found to have landed before their acknowledgement was lost: ${uses.stats.landedBeforeAck + eng.stats.landedBeforeAck}`)
     assert.ok(retries >= 5)
 
     for (const [table, ref] of [['hashtag_uses', refUses], ['hashtag_engagement', refEng]] as const) {
-      const want = ref.values.map(windowKey).sort()
-      const q = `SELECT hashtag, window_start_ms AS ws, window_end_ms AS we, count, revision FROM ${db}.${table}`
-      const toKeys = (rs: Array<{ hashtag: string; ws: string; we: string; count: string; revision: number }>) =>
-        rs.map((r) => windowKey({ hashtag: r.hashtag, windowStart: Number(r.ws), windowEnd: Number(r.we), count: Number(r.count), revision: r.revision })).sort()
-      const physical = await rows<{ n: string }>(server, `SELECT count() AS n FROM ${db}.${table}`)
-      // Merges may have run since the restart (it forgets SYSTEM STOP MERGES); they only ever remove duplicates.
-      t.diagnostic(`${table}: ${want.length} rows emitted, ${physical[0].n} physical rows before OPTIMIZE (extra = duplicates of inserts whose acknowledgement was lost and not merged yet: ${Number(physical[0].n) - want.length})`)
-      assert.ok(Number(physical[0].n) >= want.length, 'nothing lost')
-      assert.deepEqual(toKeys(await rows(server, `${q} FINAL`)), want, `${table}: FINAL shows every row exactly once`)
-      // A restarted server forgets SYSTEM STOP MERGES; start them explicitly either way.
-      await server.client.command({ query: `SYSTEM START MERGES ${db}.${table}` })
-      await server.client.command({ query: `OPTIMIZE TABLE ${db}.${table} FINAL` })
-      assert.deepEqual(toKeys(await rows(server, q)), want, `${table}: after merging, every row exactly once physically`)
+      const got = await rows<{ hashtag: string; ws: string; we: string; count: string; revision: number }>(server, `SELECT hashtag, window_start_ms AS ws, window_end_ms AS we, count, revision FROM ${db}.${table}`)
+      const keys = got.map((r) => windowKey({ hashtag: r.hashtag, windowStart: Number(r.ws), windowEnd: Number(r.we), count: Number(r.count), revision: r.revision })).sort()
+      assert.deepEqual(keys, ref.values.map(windowKey).sort(), `${table}: every row exactly once, physically (plain MergeTree, no FINAL)`)
     }
   } finally {
     await server.client.command({ query: `DROP DATABASE IF EXISTS ${db}` }).catch(() => {})
