@@ -1,13 +1,23 @@
+// Why the trend topology does not run the generic anomaly detector (operators/anomaly) on entity
+// counts: this replays the training seeds' per-entity series through it, densely (every window from
+// the entity's first use, zeros included, which the topology could not even afford), on
+//   MODE=raw  the distinct-creator count per window, or
+//   MODE=z    the count-aware z-score (observed − share × volume) / √expected from detector.ts,
+// with direction 'up' and no seasonality (z is already deseasonalised), and counts a window with
+// score ≥ TAU as a detection. OPTS overrides detector options (JSON).
+//
+//   npx tsx benchmarks/trends/generic-detector.ts
+//   MODE=raw OPTS='{"warmup":30,"historyPower":0}' TAU=0.95 npx tsx benchmarks/trends/generic-detector.ts
+//
+// Results are in benchmarks/trends/README.md.
 import type { Platform } from '../../schemas/events.ts'
 import { generateEvents } from '../../streams/sources/synthetic.ts'
 import { Detector } from '../../operators/anomaly/index.ts'
 import { parseCountDetectorOptions, newCountDetector, stepCount } from '../../operators/trends/detector.ts'
-import { buildSeries } from '../../benchmarks/trends/series.ts'
-import { firehoseOptions, knownBursts, truthOf, TRAIN_SEEDS } from '../../benchmarks/trends/setup.ts'
-import { evaluate, median, type SignalLike } from '../../benchmarks/trends/evaluate.ts'
+import { buildSeries } from './series.ts'
+import { firehoseOptions, knownBursts, truthOf, TRAIN_SEEDS } from './setup.ts'
+import { evaluate, median, type SignalLike } from './evaluate.ts'
 import { parseKey } from '../../operators/trends/keys.ts'
-// The generic detector on (a) raw counts and (b) the count-aware z-score, dense series (zeros filled),
-// one "signal" per window where score >= tau (each alarm = an episode of one window; adjacent merge).
 const mode = process.env.MODE ?? 'z'
 const tau = Number(process.env.TAU ?? 0.5)
 const opts = JSON.parse(process.env.OPTS ?? '{}')

@@ -28,7 +28,8 @@ export interface TuneSetting {
 
 export function replay(series: EntitySeries, params: TrackerParams, warmupMs: number): SignalLike[] {
   const W = params.windowMs
-  const warmEnd = series.firstEnd - W + warmupMs
+  // the topology's warm-up: windows starting within warmupMs of the first window's start
+  const warmEnd = series.firstEnd + warmupMs
   const signals: SignalLike[] = []
   for (const [key, list] of series.entities) {
     const { platform, type, entity } = parseKey(key)
@@ -42,8 +43,8 @@ export function replay(series: EntitySeries, params: TrackerParams, warmupMs: nu
         const e = s.lastEnd + W
         emit(e, stepWindow(s, e, 0, series.totals.get(`${platform}|${e}`), params, false).stage)
       }
-      applyGap(s, end - W, params, end <= warmEnd)
-      emit(end, stepWindow(s, end, x, series.totals.get(`${platform}|${end}`), params, end <= warmEnd).stage)
+      applyGap(s, end - W, params, end < warmEnd)
+      emit(end, stepWindow(s, end, x, series.totals.get(`${platform}|${end}`), params, end < warmEnd).stage)
     }
     while (isActive(s) && s.lastEnd + W <= series.lastEnd) {
       const e = s.lastEnd + W

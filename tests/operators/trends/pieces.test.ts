@@ -109,3 +109,13 @@ test('admission operator: uses admit, engagement only passes for tracked keys, t
   assert.deepEqual(h2.values().map((x) => `${x.key}/${x.kind}`), ['b/0', 'b/1'])
   assert.deepEqual(h2.op.stateStats!().keys, 2)
 })
+
+test('describeSignal: one line with observed vs expected, z, evidence and posts', async () => {
+  const { describeSignal } = await import('../../../operators/trends/explain.ts')
+  const line = describeSignal({
+    entityType: 'hashtag', entity: 'tacotuesday', platform: 'tiktok', windowStart: Date.UTC(2024, 5, 1, 12, 0), windowEnd: Date.UTC(2024, 5, 1, 12, 1),
+    uses: 9, uniqueCreators: 8, totalEngagement: 120, growth: 1, baseline: 0.8, observed: 8, deviation: 8.05, score: 1.3,
+    stage: 'emerging', contributingPostIds: ['p1', 'p2'], revision: 0,
+  })
+  assert.equal(line, '#tacotuesday on tiktok is emerging: 8 creators (9 posts, 120 engagements) in 12:00–12:01 UTC against 0.8 expected (z = 8.1, +100% on the previous window), evidence 1.3× the alarm threshold; top posts p1, p2')
+})

@@ -1,0 +1,8 @@
+export { AdmissionOperator } from './admission.ts'
+export { countDetectorOptionsSchema, parseCountDetectorOptions, newCountDetector, stepCount, gapCount, expectedUses, type CountDetectorOptions, type CountDetectorOptionsInput, type CountDetectorState, type CountStep } from './detector.ts'
+export { describeSignal } from './explain.ts'
+export { entityKey, totalKey, isTotalKey, parseKey, keyPlatform, ALL_PLATFORMS, TOTAL_TYPE } from './keys.ts'
+export { lifecycleOptionsSchema, parseLifecycleOptions, newLifecycle, stepLifecycle, stageName, type LifecycleOptions, type LifecycleOptionsInput, type LifecycleState, type Stage } from './lifecycle.ts'
+export { entityTrends, platformVolume, volumeRowId, type EntityTrendState, type EntityWindow, type VolumeRow } from './process.ts'
+export { entityWindowStats, windowAccBytes, USE, ENGAGEMENT, type EntityHit, type EntityWindowStats, type WindowAcc } from './stats.ts'
+export { newTracker, stepWindow, applyGap, isActive, type TrackerParams, type TrackerState, type TrackerStep } from './tracker.ts'
