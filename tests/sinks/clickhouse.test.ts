@@ -103,7 +103,7 @@ function collectInserts(): { events: InsertEvent[]; stop: () => void } {
   return { events, stop: () => insertChannel.unsubscribe(on) }
 }
 
-test('runner → ClickHouse: the tables hold exactly the rows the topology emitted, deduplicated by token', { timeout: 120_000 }, async () => {
+test('runner → ClickHouse: the tables hold exactly the rows the topology emitted', { timeout: 120_000 }, async () => {
   const parts = firehose(5, 12_000)
   const ref = await reference(parts)
   const tables = await freshTables('plain')
