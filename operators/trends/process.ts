@@ -8,7 +8,8 @@
 //   TrendSignal for every window in which the entity is not idle. While it is trending, a timer at
 //   the end of the next window makes a window without a record count as zero, so a trend that stops
 //   dead still winds down. Corrections of a window (revision > 0, late data within the allowed
-//   lateness) re-emit that window's signal with the corrected counts and revision + 1; the detector
+//   lateness) re-emit that window's signal with the corrected counts and revision + 1 when it is the
+//   entity's latest signal (older windows' corrections are dropped: only one signal is kept); the detector
 //   and lifecycle are not re-run (they are O(1) streaming state and cannot rewind), which is why
 //   the detection uses revision 0 only.
 import { PLATFORMS, type Platform } from '../../schemas/events.ts'

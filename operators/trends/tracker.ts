@@ -4,7 +4,7 @@
 // it, so what is tuned is what runs.
 //
 // Windows arrive in order per entity. A window with no record is a zero: while the entity is idle
-// such gaps are applied in closed form when its next record arrives (gap()); while it is trending
+// such gaps are applied in closed form when its next record arrives (applyGap()); while it is trending
 // the process function steps them one by one from event-time timers, so a trend that stops dead
 // still goes peaking → declining → idle on time.
 import { gapCount, newCountDetector, stepCount, type CountDetectorOptions, type CountDetectorState, type CountStep } from './detector.ts'
