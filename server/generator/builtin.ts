@@ -219,7 +219,8 @@ export function buildScript(req: ProviderRequest): ScriptDraft {
 
   // call to action, per goal; short Reels get the short form
   const ctaScreen = CTA_SCREEN[p.goal]
-  const ctaVo = pick([...CTA_TEMPLATES[p.goal].map((t) => t.replace('{trend}', '{t}')), CTA_SHORT[p.goal]], fits(p.lengthSec - seg.ctaStart)) || CTA_SHORT[p.goal]
+  const ctaFull = pick(CTA_TEMPLATES[p.goal].map((t) => t.replace('{trend}', '{t}')), fits(p.lengthSec - seg.ctaStart))
+  const ctaVo = ctaFull && wordCount(ctaFull) <= fits(p.lengthSec - seg.ctaStart) ? ctaFull : CTA_SHORT[p.goal]
 
   // beats: fill each beat's word budget with whole sentences, then fillers
   let budgetLeft = target - wordCount(hookVo) - wordCount(ctaVo)
