@@ -41,7 +41,7 @@ const { values: a } = parseArgs({ options: {
   slow: { type: 'string', default: '0.1' }, 'duration-sec': { type: 'string', default: '20' }, 'warmup-sec': { type: 'string', default: '5' },
   'throughput-events': { type: 'string', default: '4000000' }, runs: { type: 'string', default: '2' }, 'skip-throughput': { type: 'boolean', default: false },
   'skip-latency': { type: 'boolean', default: false },
-  /** cork every client socket around each fan-out (see README: a change proposed for server/ws/feed.ts) */
+  /** also cork every client socket around each fan-out, from outside the feed (see benchmarks/e2e/README.md) */
   cork: { type: 'boolean', default: false },
   'load-nice': { type: 'string', default: '10' },
 } })
