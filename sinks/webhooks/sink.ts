@@ -26,7 +26,11 @@
 // are pending: backpressure). preCommit() returns the pending deliveries and the remembered keys;
 // restore() queues them again, so an alert accepted before a checkpoint is delivered even if the
 // process dies before it was, and one replayed after it is not sent twice. Nothing here waits for a
-// receiver inside the engine's batch loop.
+// receiver inside the engine's batch loop. close() drains for up to closeGraceMs first.
+//
+// Timeouts are wall-clock: an engine that keeps this process's event loop busy (a source whose
+// poll() never waits) delays responses, and a slow-looking attempt is retried — harmless, since
+// receivers de-duplicate, but give timeoutMs room in such jobs.
 import { EventEmitter } from 'node:events'
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
@@ -58,6 +62,8 @@ export const webhookSinkOptionsSchema = z.strictObject({
   maxResponseBytes: z.number().int().min(0).default(16_384),
   egress: egressPolicySchema.default({ allowPrivate: false, allowCidrs: [] }),
   userAgent: z.string().default('trendwire-webhooks/1'),
+  /** On close, keep delivering (retries included) for up to this long before giving up the rest to the checkpoint. */
+  closeGraceMs: z.number().int().min(0).default(10_000),
 })
 export type WebhookSinkOptions = z.output<typeof webhookSinkOptionsSchema>
 export type WebhookSinkOptionsInput = z.input<typeof webhookSinkOptionsSchema>
@@ -383,10 +389,19 @@ export class WebhookSink extends EventEmitter implements Sink<RoutedAlert> {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return
+    // Graceful: what is queued keeps going out for up to closeGraceMs. The runner closes sinks right
+    // after its final checkpoint, and a busy engine in this process may have starved the sockets
+    // until then, so deliveries accepted near the end would otherwise wait for the next start.
+    if (this.pending > 0 && this.opts.closeGraceMs > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([this.idle(), new Promise<void>((r) => { timer = setTimeout(r, this.opts.closeGraceMs) })])
+      clearTimeout(timer)
+    }
     this.closed = true
     if (this.timer) { clearTimeout(this.timer); this.timer = null }
-    // In-flight attempts end on their own within timeoutMs; what they leave undelivered is in the
-    // last checkpoint's pending list (or will be replayed by the engine).
+    // In-flight attempts end on their own within timeoutMs; what is still undelivered is in the last
+    // checkpoint's pending list (or will be replayed by the engine) and goes out after a restart.
     if (this.running.size > 0) await Promise.allSettled([...this.running])
     this.httpAgent.destroy()
     this.httpsAgent.destroy()

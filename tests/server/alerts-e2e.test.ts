@@ -6,7 +6,7 @@ import { brandAlertsTopology, type RoutedAlert } from '../../operators/alerts/in
 import { TeeSink } from '../../sinks/tee.ts'
 import { Runner } from '../../streams/runner.ts'
 import { BRANDS, SyntheticSource } from '../../streams/sources/synthetic.ts'
-import { WebhookReceiver } from '../sinks/webhook-receiver.ts'
+import { WebhookReceiver, within } from '../sinks/webhook-receiver.ts'
 import { call, FeedClient, quiet, startServer, tenant, until } from './helpers.ts'
 
 test('crises in the firehose reach the owning tenant only: live feed, /api/alerts and one signed webhook per alert', async () => {
@@ -35,12 +35,14 @@ test('crises in the firehose reach the owning tenant only: live feed, /api/alert
       await c.next((m) => m.type === 'subscribed')
     }
 
-    const webhooks = s.api.webhooks({ initialBackoffMs: 10, maxBackoffMs: 50, timeoutMs: 2_000 })
+    // The synthetic source never waits, so the engine keeps this process's event loop busy until the
+    // run ends and responses wait with it: a generous timeout keeps that from looking like a failure.
+    const webhooks = s.api.webhooks({ initialBackoffMs: 10, maxBackoffMs: 50, timeoutMs: 30_000 })
     const source = new SyntheticSource({ seed: 3, eventsPerSecond: 50, durationMs: 3 * 3600_000, partitions: 2, completeLabels: false })
     const topology = brandAlertsTopology(source, { alerts: new TeeSink<RoutedAlert>('alerts', [s.api.sinks.alerts, webhooks]) }, s.api.watchlist)
     const runner = new Runner(topology, { checkpointIntervalMs: 0, maxBatchRecords: 8192 }, { logger: quiet })
     const idle = new Promise<void>((resolve) => webhooks.once('idle', resolve))
-    await runner.run()
+    await within(runner.run(), 60_000, 'the alerts job')
     const labels = source.labels()
     const alertsA = (await call(s.url, 'GET', '/api/alerts', a.key)).body.alerts
     const alertsB = (await call(s.url, 'GET', '/api/alerts', b.key)).body.alerts
@@ -59,7 +61,7 @@ test('crises in the firehose reach the owning tenant only: live feed, /api/alert
     assert.deepEqual(ids(wb.messages.filter((m) => m.type === 'alert').map((m) => m.data)), ids(alertsB))
 
     // Webhooks: one delivery per alert, to the owner's receiver, correctly signed.
-    await idle
+    await within(idle, 20_000, 'webhook deliveries settled')
     const { verifySignature } = await import('../../sinks/webhooks/signature.ts')
     for (const [rx, list, t] of [[rxA, alertsA, a], [rxB, alertsB, b]] as const) {
       await rx.waitFor(() => rx.requests.length >= list.length, 5_000, 'deliveries')
@@ -73,12 +75,12 @@ test('crises in the firehose reach the owning tenant only: live feed, /api/alert
       }
       assert.deepEqual(rx.requests.map((r) => JSON.parse(r.body).alert.alertId).sort(), ids(list))
     }
-    await webhooks.close()
+    await within(webhooks.close(), 10_000, 'webhook sink closed')
     wa.close()
     wb.close()
   } finally {
-    await s.close()
-    await rxA.close()
-    await rxB.close()
+    await within(s.close(), 10_000, 'API server closed')
+    await within(rxA.close(), 5_000, 'receiver A closed')
+    await within(rxB.close(), 5_000, 'receiver B closed')
   }
 })

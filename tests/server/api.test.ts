@@ -196,7 +196,8 @@ test('validation: a bad request is a 400 whose message names the field', () => w
 }))
 
 test('rate limits: token bucket per key with RateLimit-* headers and Retry-After on 429', () => withServer(async (s) => {
-  const a = await tenant(s, 'A', { capacity: 3, refillPerSec: 0.5 })
+  // One token per 100 s: no refill can land between the requests, however slow the machine.
+  const a = await tenant(s, 'A', { capacity: 3, refillPerSec: 0.01 })
   const b = await tenant(s, 'B')
   const seen: Array<[number, string | null]> = []
   for (let i = 0; i < 4; i++) {
@@ -204,9 +205,10 @@ test('rate limits: token bucket per key with RateLimit-* headers and Retry-After
     seen.push([r.status, r.headers.get('ratelimit-remaining')])
     assert.equal(r.headers.get('ratelimit-limit'), '3')
     if (r.status === 429) {
-      assert.equal(r.headers.get('retry-after'), '2')
+      assert.equal(r.headers.get('retry-after'), '100')
       assert.equal(r.body.error.code, 'rate_limited')
-      assert.equal(r.headers.get('ratelimit-reset'), '6')
+      assert.equal(r.headers.get('ratelimit-reset'), '300')
+      assert.equal(r.headers.get('ratelimit-policy'), '3;w=300')
     }
   }
   assert.deepEqual(seen, [[200, '2'], [200, '1'], [200, '0'], [429, '0']])

@@ -40,7 +40,7 @@ export async function call<T = any>(url: string, method: string, path: string, k
   const h: Record<string, string> = { ...headers }
   if (key) h.authorization = `Bearer ${key}`
   if (body !== undefined) h['content-type'] = 'application/json'
-  const r = await fetch(url + path, { method, headers: h, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) })
+  const r = await fetch(url + path, { method, headers: h, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
   const text = await r.text()
   let parsed: unknown = text
   try { parsed = text ? JSON.parse(text) : null } catch { /* not JSON */ }

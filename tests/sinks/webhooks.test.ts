@@ -194,7 +194,7 @@ test('webhooks: pending deliveries survive a checkpoint; replayed alerts are not
   let up = false
   const rx = await new WebhookReceiver(SECRET, () => (up ? { kind: 'accept' } : { kind: 'fail', status: 503 })).start()
   const tg = targets({ s1: `${rx.url}/h` })
-  const a = new WebhookSink('webhooks', tg, { ...fast, initialBackoffMs: 5_000, maxBackoffMs: 5_000 })
+  const a = new WebhookSink('webhooks', tg, { ...fast, initialBackoffMs: 5_000, maxBackoffMs: 5_000, closeGraceMs: 0 })
   await a.open(ctx)
   await a.write({ values: [routed('c1', ['s1']), routed('c2', ['s1'])], times: [0, 0] })
   await rx.waitFor(() => rx.requests.length >= 2, 5_000, 'first attempts')
@@ -236,4 +236,15 @@ test('webhooks: per-brand rate limit spaces deliveries out without dropping them
     await sink.close()
     await rx.close()
   }
+})
+
+test('webhooks: close() keeps delivering what is queued for closeGraceMs, then leaves the rest to the checkpoint', async () => {
+  let n = 0
+  const rx = await new WebhookReceiver(SECRET, () => (n++ < 2 ? { kind: 'fail', status: 503 } : { kind: 'accept' })).start()
+  const sink = new WebhookSink('webhooks', targets({ s1: `${rx.url}/h` }), { ...fast, initialBackoffMs: 20, maxBackoffMs: 20, closeGraceMs: 5_000 })
+  await sink.open(ctx)
+  await sink.write({ values: [routed('g1', ['s1'])], times: [0] })
+  await within(sink.close(), 6_000, 'close')
+  assert.deepEqual(rx.processed, ['g1.s1'], 'delivered during the grace period, after two retries')
+  await rx.close()
 })
