@@ -1,22 +1,14 @@
 // trendwire run — the main job on the embedded default: the synthetic firehose, paced in real
-// time, through the topologies, into local files, with a live status page on localhost.
+// time, through every topology into embedded ClickHouse (chDB), with the API, the live WebSocket
+// feed, the Trend Radar and the Reel generator on localhost (server/job.ts).
 // State is checkpointed to the data folder; run it again and it resumes where it stopped.
 import { rmSync } from 'node:fs'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
-import { startStatusServer } from '../../server/status.ts'
-import { NdjsonFileSink } from '../../sinks/file.ts'
-import { TopNByWindowSink } from '../../sinks/memory.ts'
-import { TeeSink } from '../../sinks/tee.ts'
-import { FileCheckpointStore } from '../../streams/checkpoint.ts'
+import { startMainJob } from '../../server/job.ts'
 import { TrendwireError } from '../../streams/errors.ts'
-import { Runner } from '../../streams/runner.ts'
-import { SyntheticSource } from '../../streams/sources/synthetic.ts'
-import type { DeadLetter } from '../../streams/types.ts'
-import { hashtagActivity, type HashtagWindowCount } from '../../topologies/hashtag-activity.ts'
 
-export const summary = 'run the main job: synthetic firehose → topologies → local sinks, status page on localhost'
+export const summary = 'run the main job: synthetic firehose → all topologies → embedded ClickHouse; API, live feed and Trend Radar on localhost'
 
 export default async function run(argv: string[]): Promise<number> {
   const { values: a } = parseArgs({
@@ -25,14 +17,22 @@ export default async function run(argv: string[]): Promise<number> {
       seed: { type: 'string', default: '1' },
       rate: { type: 'string', default: '200' },
       speed: { type: 'string', default: '20' },
+      partitions: { type: 'string', default: '4' },
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
       'data-dir': { type: 'string', default: '.trendwire' },
       'duration-sec': { type: 'string', default: '0' },
       'late-fraction': { type: 'string', default: '0.002' },
+      clickhouse: { type: 'string', default: process.env.TRENDWIRE_CLICKHOUSE_URL ?? 'embedded' },
       fresh: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   })
+  if (a.help) {
+    console.log(`usage: trendwire run [--seed N] [--rate EVENTS_PER_S] [--speed X] [--partitions N] [--port 8080] [--host 127.0.0.1]
+                     [--data-dir .trendwire] [--duration-sec S] [--late-fraction F] [--clickhouse embedded|URL|off] [--fresh]`)
+    return 0
+  }
   const num = (k: keyof typeof a) => {
     const v = Number(a[k])
     if (!Number.isFinite(v)) throw new TrendwireError('CONFIG_INVALID', `--${k}: "${a[k]}" is not a number`)
@@ -41,40 +41,25 @@ export default async function run(argv: string[]): Promise<number> {
   const log = pino({ level: process.env.TRENDWIRE_LOG_LEVEL ?? 'info' })
   const dir = a['data-dir']!
   if (a.fresh) rmSync(dir, { recursive: true, force: true })
-  const durationSec = num('duration-sec')
-
-  const source = new SyntheticSource({
-    seed: num('seed'), eventsPerSecond: num('rate'), realtime: true, speed: num('speed'),
-    partitions: 4, lateFraction: num('late-fraction'), outOfOrderMs: 2_000, lateByMs: 3 * 60_000, warmupMs: 30 * 60_000,
+  const job = await startMainJob({
+    dataDir: dir, port: num('port'), host: a.host!, logger: log, clickhouse: a.clickhouse!,
+    source: {
+      seed: num('seed'), eventsPerSecond: num('rate'), realtime: true, speed: num('speed'), partitions: num('partitions'),
+      lateFraction: num('late-fraction'), outOfOrderMs: 2_000, lateByMs: 3 * 60_000, warmupMs: 30 * 60_000,
+    },
   })
-  const top = new TopNByWindowSink<HashtagWindowCount>('top-hashtags', (r) => r.hashtag, (r) => r.count, 15, (rows) => {
-    log.info({ window: new Date(rows[0].windowStart).toISOString(), top: rows.slice(0, 5).map((r) => `#${r.hashtag}:${r.count}`).join(' ') }, 'hashtag uses, closed minute')
-  })
-  const topology = hashtagActivity(source, {
-    hashtagUses: new TeeSink('hashtag-uses', [new NdjsonFileSink('hashtag-uses-file', join(dir, 'out', 'hashtag-uses.ndjson')), top]),
-    hashtagEngagement: new NdjsonFileSink('hashtag-engagement', join(dir, 'out', 'hashtag-engagement.ndjson')),
-    late: new NdjsonFileSink('late', join(dir, 'out', 'late.ndjson')),
-  })
-  const runner = new Runner(topology, { checkpointIntervalMs: 5_000, maxBatchRecords: 2048 }, {
-    store: new FileCheckpointStore(join(dir, 'checkpoints'), topology.name),
-    logger: log,
-    deadLetterSink: new NdjsonFileSink<DeadLetter>('dead-letters', join(dir, 'out', 'dead-letters.ndjson'), {
-      format: (d) => JSON.stringify({ ...(d as DeadLetter), payload: Buffer.from((d as DeadLetter).payload).toString('base64') }),
-    }),
-  })
-  const port = num('port')
-  const status = await startStatusServer([runner], { port, host: a.host, results: () => ({ topHashtags: top.top }) })
-  log.info({ url: status.url, dataDir: dir }, 'trendwire is running: open the status page; Ctrl-C stops with a checkpoint')
-  const stop = () => { log.info('stopping: final checkpoint'); runner.stop() }
+  log.info({ radar: job.radarUrl, api: `${job.http.url}/api/openapi.json`, status: `${job.http.url}/`, sql: `${job.http.url}/clickhouse/?query=SELECT+1`, dataDir: dir },
+    'trendwire is running — open the Trend Radar; Ctrl-C stops with a checkpoint')
+  const stop = () => { log.info('stopping: final checkpoints'); void job.stop() }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+  const durationSec = num('duration-sec')
   const timer = durationSec > 0 ? setTimeout(stop, durationSec * 1000) : null
   try {
-    const s = await runner.run()
-    log.info({ records: s.recordsIn, checkpoint: s.checkpointId, late: s.lateRecords }, 'stopped')
+    await job.done
   } finally {
     if (timer) clearTimeout(timer)
-    await status.close()
+    await job.stop()
   }
   return 0
 }
