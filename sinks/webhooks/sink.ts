@@ -28,6 +28,9 @@
 // process dies before it was, and one replayed after it is not sent twice. Nothing here waits for a
 // receiver inside the engine's batch loop. close() drains for up to closeGraceMs first.
 //
+// One sink may be shared by several runners (alerts of several topologies through one Tee): restore()
+// merges each runner's state, and only the last close() of those that opened it closes it.
+//
 // Timeouts are wall-clock: an engine that keeps this process's event loop busy (a source whose
 // poll() never waits) delays responses, and a slow-looking attempt is retried — harmless, since
 // receivers de-duplicate, but give timeoutMs room in such jobs.
@@ -139,6 +142,8 @@ export class WebhookSink extends EventEmitter implements Sink<RoutedAlert> {
   private timer: NodeJS.Timeout | null = null
   private timerAt = Infinity
   private closed = false
+  /** runners that opened this sink and have not closed it */
+  private opens = 0
   private waiters: Array<() => void> = []
   private metrics: MetricsSink = noMetrics
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 })
@@ -161,6 +166,7 @@ export class WebhookSink extends EventEmitter implements Sink<RoutedAlert> {
 
   async open(ctx: SinkContext): Promise<void> {
     this.metrics = ctx.metrics
+    this.opens++
   }
 
   /** Deliveries queued or in flight. */
@@ -380,16 +386,24 @@ export class WebhookSink extends EventEmitter implements Sink<RoutedAlert> {
   }
 
   async restore(state: unknown): Promise<void> {
+    // Merged, not replaced: one sink may serve several runners (each restores its own checkpoint).
     const s = state as WebhookSinkState | undefined
-    this.known = new Map(s?.known ?? [])
-    this.queue = []
+    for (const [k, exp] of s?.known ?? []) if (!(this.known.get(k)! >= exp)) this.known.set(k, exp)
+    const queued = new Set<string>()
+    for (const j of this.queue) queued.add(j.key)
+    for (const j of this.inflight) queued.add(j.key)
     const now = this.now()
-    for (const j of s?.pending ?? []) this.insert({ ...j, dueAt: Math.min(j.dueAt, now) })
+    for (const j of s?.pending ?? []) {
+      if (queued.has(j.key)) continue
+      queued.add(j.key)
+      this.insert({ ...j, dueAt: Math.min(j.dueAt, now) })
+    }
     this.pump()
   }
 
   async close(): Promise<void> {
-    if (this.closed) return
+    // Shared by several runners: only the last one to close closes.
+    if (--this.opens > 0 || this.closed) return
     // Graceful: what is queued keeps going out for up to closeGraceMs. The runner closes sinks right
     // after its final checkpoint, and a busy engine in this process may have starved the sockets
     // until then, so deliveries accepted near the end would otherwise wait for the next start.

@@ -248,3 +248,34 @@ test('webhooks: close() keeps delivering what is queued for closeGraceMs, then l
   assert.deepEqual(rx.processed, ['g1.s1'], 'delivered during the grace period, after two retries')
   await rx.close()
 })
+
+test('webhooks: one sink shared by two runners — states merge on restore, it stays open until the last runner closes', async () => {
+  let up = false
+  const rx = await new WebhookReceiver(SECRET, () => (up ? { kind: 'accept' } : { kind: 'fail', status: 503 })).start()
+  const tg = targets({ s1: `${rx.url}/h` })
+  const slowRetry = { ...fast, initialBackoffMs: 60_000, maxBackoffMs: 60_000, closeGraceMs: 0 }
+  // Before the "crash": runner 1 queued r1, runner 2 queued r2; each checkpoint holds the sink's state then.
+  const before = new WebhookSink('webhooks', tg, slowRetry)
+  await before.open(ctx)
+  await before.write({ values: [routed('r1', ['s1'])], times: [0] })
+  await rx.waitFor(() => rx.requests.length >= 1, 5_000, 'r1 attempted')
+  const state1 = structuredClone(await before.preCommit())
+  await before.write({ values: [routed('r2', ['s1'])], times: [0] })
+  await rx.waitFor(() => rx.requests.length >= 2, 5_000, 'r2 attempted')
+  const state2 = structuredClone(await before.preCommit())
+  await before.close()
+  up = true
+  const after = new WebhookSink('webhooks', tg, fast)
+  await after.open(ctx)
+  await after.open(ctx)
+  await after.restore(state2)
+  await after.restore(state1)
+  await within(after.idle(), 10_000, 'restored deliveries')
+  assert.deepEqual([...rx.processed].sort(), ['r1.s1', 'r2.s1'], 'each pending delivery once, whichever runner restored it')
+  await after.close()
+  await after.write({ values: [routed('r3', ['s1'])], times: [0] })
+  await within(after.idle(), 10_000, 'still open for the other runner')
+  assert.ok(rx.processed.includes('r3.s1'))
+  await after.close()
+  await rx.close()
+})
