@@ -88,3 +88,37 @@ test('keyed state: the end-of-input watermark (+∞) does not expire anything', 
   assert.equal(s.get('a'), 1)
   assert.equal(s.expire(11), 1, 'a finite watermark past the TTL still expires it')
 })
+
+test('keyed state: eviction and expiry order match a reference LRU model under random churn', async () => {
+  const fc = (await import('fast-check')).default
+  fc.assert(fc.property(
+    fc.array(fc.record({ op: fc.constantFrom('set', 'set', 'set', 'del', 'expire'), k: fc.integer({ min: 0, max: 30 }), t: fc.integer({ min: 0, max: 50 }) }), { maxLength: 300 }),
+    fc.integer({ min: 1, max: 12 }),
+    (ops, maxKeys) => {
+      const dropped: string[] = []
+      const s = new KeyedState<number, number>({ ttlMs: 20, maxKeys }, (k, _v, why) => dropped.push(`${k}:${why}`))
+      const model: Array<{ k: number; t: number }> = [] // front = least recently updated
+      const expect: string[] = []
+      let clock = 0
+      for (const { op, k, t } of ops) {
+        clock += t % 3
+        if (op === 'set') {
+          const i = model.findIndex((m) => m.k === k)
+          if (i >= 0) { const [m] = model.splice(i, 1); m.t = Math.max(m.t, clock); model.push(m) }
+          else { model.push({ k, t: clock }); if (model.length > maxKeys) expect.push(`${model.shift()!.k}:size`) }
+          s.set(k, clock, clock)
+        } else if (op === 'del') {
+          const i = model.findIndex((m) => m.k === k)
+          if (i >= 0) model.splice(i, 1)
+          s.delete(k)
+        } else {
+          const wm = clock
+          while (model.length > 0 && model[0].t <= wm - 20) expect.push(`${model.shift()!.k}:ttl`)
+          s.expire(wm)
+        }
+      }
+      assert.deepEqual(dropped, expect)
+      assert.deepEqual(s.snapshot().map((e) => e[0]), model.map((m) => m.k))
+    },
+  ), { numRuns: 500 })
+})
