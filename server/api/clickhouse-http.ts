@@ -19,6 +19,7 @@
 import express, { Router, type Request, type Response } from 'express'
 import { timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'pino'
+import type { DataFormat } from '@clickhouse/client'
 import type { ClickHouse } from '../../sinks/clickhouse/index.ts'
 import type { TenantStore } from './store.ts'
 
@@ -109,7 +110,7 @@ export function clickhouseHttpRouter(o: ClickHouseHttpOptions): Router {
     if (/\binto\s+outfile\b/i.test(bare)) return fail(res, 403, 164, 'read-only endpoint: INTO OUTFILE is not allowed')
     // default_format is the one setting passed through: chdb maps it to an option, a server to a URL parameter
     // (chDB's own default output format is CSV; ClickHouse's HTTP interface answers TabSeparated)
-    const settings = { default_format: typeof req.query.default_format === 'string' ? req.query.default_format : 'TabSeparated' }
+    const settings = { default_format: (typeof req.query.default_format === 'string' ? req.query.default_format : 'TabSeparated') as DataFormat }
     try {
       const r = await o.ch.client.exec({ query: `${sql.trim().replace(/;\s*$/, '')}\nSETTINGS readonly = 1`, clickhouse_settings: settings })
       res.status(200).type('text/plain; charset=utf-8')
