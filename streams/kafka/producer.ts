@@ -41,7 +41,11 @@ export const producerOptionsSchema = z.object({
   acks: z.union([z.literal(-1), z.literal(0), z.literal(1)]).default(-1),
   rdkafka: base.rdkafka,
 })
-export type ProducerOptions = z.input<typeof producerOptionsSchema> & { encoder?: Encoder }
+export type ProducerOptions = z.input<typeof producerOptionsSchema> & {
+  encoder?: Encoder
+  /** Message key of one message's events; default partitionKey of the first (a post's events stay in order). */
+  key?: (events: readonly FirehoseEvent[], index: number) => string
+}
 
 export interface ProduceProgress {
   events: number
@@ -64,7 +68,9 @@ export async function produceEvents(
   onProgress?: (p: ProduceProgress) => void,
 ): Promise<ProduceResult> {
   const encoder = options.encoder ?? jsonEncoder
-  const cfg = parseOptions('kafka producer', producerOptionsSchema, options)
+  const keyOf = options.key ?? ((group: readonly FirehoseEvent[]) => partitionKey(group[0]))
+  const { encoder: _e, key: _k, ...rest } = options
+  const cfg = parseOptions('kafka producer', producerOptionsSchema, rest)
   const sink = cfg.client === 'node-rdkafka' ? await rdkafkaSink(cfg) : await kafkajsSink(cfg)
   const started = Date.now()
   const progress: ProduceProgress = { events: 0, messages: 0, bytes: 0, elapsedMs: 0 }
@@ -77,7 +83,7 @@ export async function produceEvents(
       for (let i = 0; i < chunk.length; i += per) {
         const group = per === 1 ? [chunk[i]] : chunk.slice(i, i + per)
         const value = encoder(group, cfg.topic)
-        keys.push(partitionKey(group[0]))
+        keys.push(keyOf(group, progress.messages + values.length))
         values.push(value)
         progress.events += group.length
         progress.bytes += value.length
