@@ -5,8 +5,9 @@
 //     → hashtag-activity  → ClickHouse hashtag_uses_1m / hashtag_engagement_10m, status page
 //     → trends            → API live state + feed, keyword_trend alerts, ClickHouse trend_signals
 //     → features          → ClickHouse video_features
-//     → virality          → API live state + feed, ClickHouse virality_scores
-//     → brand-alerts      → crisis alerts → API + signed webhooks
+//     → virality          → API live state + feed, ClickHouse virality_scores, viral_mention alerts
+//     → brand-alerts      → crisis alerts
+//   alerts (keyword_trend, viral_mention, crisis) → API + feed, signed webhooks, ClickHouse brand_alerts
 //     → post-index        → similar posts for the generator
 //   late records and dead letters of every topology → ClickHouse late_records / dead_letters
 //
@@ -151,6 +152,7 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
       t: viralityTopology(source(), {
         scores: new TeeSink<ViralityScore>('virality-scores', [api.sinks.scores, chSink('virality-scores', viralityScoreRows)]),
         late: lateSink('virality'),
+        viralMentions: { watchlist: api.watchlist, alerts },
       }, { model }),
       deadLetters: deadLetterSink('virality'),
     },

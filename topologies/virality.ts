@@ -12,6 +12,7 @@ import type { VideoFeatures, ViralityScore } from '../schemas/outputs.ts'
 import { parseFeaturesOptions, type FeaturesOptionsInput } from '../operators/features/index.ts'
 import { EngagementProcessTable, type EngagementProcessOptions } from '../operators/virality/engagement-process.ts'
 import type { PointProcessOptions } from '../operators/virality/pointprocess.ts'
+import { viralMentionAlerts, type RoutedAlert, type Watchlist } from '../operators/alerts/index.ts'
 import { ViralityScorer, type LoadedModel, type ScorerOptions } from '../operators/virality/scorer.ts'
 import { Topology } from '../streams/topology.ts'
 import type { Sink, Source } from '../streams/types.ts'
@@ -24,6 +25,8 @@ export interface ViralitySinks {
   late: Sink<LateRecord<unknown>>
   /** the features the scores were computed from, when wanted */
   features?: Sink<VideoFeatures>
+  /** viral_mention brand alerts (operators/alerts), when wanted */
+  viralMentions?: { watchlist: Watchlist; alerts: Sink<RoutedAlert> }
 }
 
 export interface ViralityOptions {
@@ -43,9 +46,12 @@ export function viralityTopology(source: Source<FirehoseEvent>, sinks: ViralityS
   const events = t.from(source, { outOfOrdernessMs: fo.outOfOrdernessMs, idleTimeoutMs: fo.idleTimeoutMs })
   const process = new EngagementProcessTable('engagement-process', pp, { ttlMs: fo.postTtlMs, maxPosts: fo.maxPosts, orphanWaitMs: fo.joinWaitMs, ...options.engagementProcess })
   events.process(process)
-  const { features, late } = videoFeatures(events, fo)
+  const { features, late, postsById } = videoFeatures(events, fo)
   if (sinks.features) features.to(sinks.features)
-  features.process(new ViralityScorer('virality-scorer', options.model, process, options.scorer)).to(sinks.scores)
+  const scores = features.process(new ViralityScorer('virality-scorer', options.model, process, options.scorer))
+  scores.to(sinks.scores)
+  // brand rule: a post mentioning a watched brand goes viral (needs the post's caption: the posts table is here)
+  if (sinks.viralMentions) viralMentionAlerts(scores, postsById, sinks.viralMentions.watchlist).to(sinks.viralMentions.alerts)
   late.to(sinks.late)
   return t
 }
