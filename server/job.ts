@@ -9,6 +9,7 @@
 //     → brand-alerts      → crisis alerts
 //   alerts (keyword_trend, viral_mention, crisis) → API + feed, signed webhooks, ClickHouse brand_alerts
 //     → post-index        → similar posts for the generator
+//     → search-index      → post vectors in ClickHouse (trend vectors come from the trends topology) → /api/search
 //   late records and dead letters of every topology → ClickHouse late_records / dead_letters
 //
 // Each topology has its own Runner and checkpoint under DATA/checkpoints; a restart resumes them.
@@ -43,6 +44,13 @@ import { presentedKey } from './api/auth.ts'
 import { clickhouseHttpRouter } from './api/clickhouse-http.ts'
 import { followFeed, generatorRouter, InMemoryPostIndex, postIndexTopology, TrendContext } from './generator/index.ts'
 import { radarRouter } from '../dashboards/trend-radar.ts'
+import { defaultEmbedder } from '../operators/embeddings/index.ts'
+import { ClickHouseVectorIndex } from '../sinks/search/clickhouse.ts'
+import { trendItem } from '../sinks/search/items.ts'
+import { VectorIndexSink } from '../sinks/search/sink.ts'
+import type { VectorItem } from '../sinks/search/types.ts'
+import { searchIndexTopology } from '../topologies/search-index.ts'
+import { vectorIndexSearch } from './api/index.ts'
 
 export interface MainJobOptions {
   dataDir: string
@@ -107,12 +115,21 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
   const lateSink = (topology: string) => chSink<LateRecord<unknown>>(`late-${topology}`, lateRecordRows)
   const deadLetterSink = (topology: string) => chSink<DeadLetter>(`dead-letters-${topology}`, deadLetterRows)
 
+  // semantic search (/api/search): post and trend vectors in ClickHouse, searched with cosineDistance
+  const index = ch ? new ClickHouseVectorIndex('search', ch, {}, { logger: log }) : null
+  await index?.open()
+  const postText = async (postId: string): Promise<string | null> => {
+    const rs = await ch!.client.query({ query: "SELECT text FROM search_vectors FINAL WHERE kind = 'post' AND id = {id:String} LIMIT 1", query_params: { id: postId }, format: 'JSONEachRow' })
+    return (await rs.json<{ text: string }>())[0]?.text ?? null
+  }
+
   const adminKeyFile = join(o.dataDir, 'admin-key')
   if (!process.env.TRENDWIRE_ADMIN_KEY && !existsSync(adminKeyFile)) writeFileSync(adminKeyFile, randomBytes(24).toString('hex') + '\n', { mode: 0o600 })
   const adminKey = process.env.TRENDWIRE_ADMIN_KEY ?? readFileSync(adminKeyFile, 'utf8').trim()
   const api = createTrendwireApi({
     logger: log, dataDir: o.dataDir, adminKey,
-    readiness: ch ? [{ name: "clickhouse", check: async () => (await ch!.client.ping()).success }] : [],
+    readiness: ch ? [{ name: 'clickhouse', check: async () => (await ch!.client.ping()).success }] : [],
+    ...(index ? { search: vectorIndexSearch(index, { postText }) } : {}),
   })
   const key = demoTenant(api, o.dataDir)
   const alerts: Sink<RoutedAlert> = new TeeSink<RoutedAlert>('alerts', [
@@ -139,7 +156,10 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
     },
     {
       t: trendsTopology(source(), {
-        signals: new TeeSink<TrendSignal>('trend-signals', [api.sinks.trends, keywordTrendAlertSink(api.watchlist, alerts), chSink('trend-signals', trendSignalRows)]),
+        signals: new TeeSink<TrendSignal>('trend-signals', [
+          api.sinks.trends, keywordTrendAlertSink(api.watchlist, alerts), chSink('trend-signals', trendSignalRows),
+          ...(index ? [new VectorIndexSink<TrendSignal>('search-trends', index, (t) => trendItem(t, defaultEmbedder()), {}, { logger: log })] : []),
+        ]),
         late: lateSink('trends'),
       }),
       deadLetters: deadLetterSink('trends'),
@@ -158,6 +178,7 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
     },
     { t: brandAlertsTopology(source(), { alerts }, api.watchlist), deadLetters: deadLetterSink('brand-alerts') },
     { t: postIndexTopology(source(), posts), deadLetters: discard('dead-letters-post-index') },
+    ...(index ? [{ t: searchIndexTopology(source(), { posts: new VectorIndexSink<VectorItem>('search-posts', index, (v) => v, {}, { logger: log }) }), deadLetters: deadLetterSink('search-index') }] : []),
   ]
   const runners = topologies.map(({ t, deadLetters }) => new Runner(t, { checkpointIntervalMs: 5_000, maxBatchRecords: 2048 }, {
     store: checkpoints(t.name), logger: log.child({ topology: t.name }), metrics, deadLetterSink: deadLetters,
@@ -181,6 +202,7 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
       http.server.closeAllConnections()
       await http.close()
       await api.close()
+      await index?.close()
       await ch?.close()
     },
   }
