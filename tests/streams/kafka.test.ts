@@ -333,7 +333,7 @@ for (const client of CLIENTS) {
         await s.open(null, runnerHooks('s', () => s, log))
         await pollUntil([s], got, () => got.total >= 500, 30_000, '500 records before the outage', 100)
 
-        const sawError = nextEvent((e) => e.type === 'log' && (e.level === 'error' || e.level === 'warn') && /ECONNREFUSED|Connection error|Connection refused|Connect to .* failed|Disconnected|Connection timeout|timed out|timeout/i.test(e.message), 30_000, 'the client to notice the broker is down')
+        const sawError = nextEvent((e) => e.type === 'log' && /ECONNREFUSED|Connection error|Connection refused|Connect to .* failed|Disconnected|Connection timeout|timed out|timeout|REQTMOUT/i.test(e.message), 30_000, 'the client to notice the broker is down')
         await own.brokerDown(1)
         // keep consuming until the client reports trouble reaching broker 1
         let noticed = false
