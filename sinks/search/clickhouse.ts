@@ -24,7 +24,7 @@ import type { Platform } from '../../schemas/events.ts'
 import { quoteIdent, type ClickHouse } from '../clickhouse/client.ts'
 import { classifyClickHouseError, clickHouseFailure } from '../clickhouse/errors.ts'
 import { migrate } from '../clickhouse/migrate.ts'
-import { hasDirection } from './items.ts'
+import { hasDirection, prepareQuery } from './items.ts'
 import type { SearchFilter, SearchHit, SearchOptions, VectorIndex, VectorItem, VectorKind } from './types.ts'
 
 export const clickHouseVectorIndexOptionsSchema = z.object({
@@ -144,14 +144,9 @@ export class ClickHouseVectorIndex implements VectorIndex {
   }
 
   async search(query: ArrayLike<number> | string, opts: SearchOptions = {}): Promise<SearchHit[]> {
-    const k = opts.k ?? 10
-    const kind = opts.kind ?? 'post'
-    const isText = typeof query === 'string'
-    const vec = isText ? this.embedder.embedText(query) : query
-    if (vec.length !== this.dim) throw new TrendwireError('CONFIG_INVALID', `clickhouse vector index "${this.name}": query vector has ${vec.length} dimensions, the index has ${this.dim}`)
-    if (!hasDirection(vec) || k <= 0) return []
-    const filter: SearchFilter = { ...opts.filter }
-    if (isText && filter.model === undefined) filter.model = this.embedder.modelId
+    const q = prepareQuery(`clickhouse vector index "${this.name}"`, query, opts, this.embedder, this.dim)
+    if (!q) return []
+    const { vec, k, kind, filter } = q
     const { sql: where, params } = whereClause(kind, filter)
     params.q = Array.from(vec)
     params.k = k

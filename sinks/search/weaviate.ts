@@ -25,7 +25,7 @@ import { parseOptions } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import { defaultEmbedder, EMBEDDING_DIM, type TextEmbedder } from '../../operators/embeddings/embed.ts'
 import type { Platform } from '../../schemas/events.ts'
-import { hasDirection } from './items.ts'
+import { hasDirection, prepareQuery } from './items.ts'
 import type { SearchFilter, SearchHit, SearchOptions, VectorIndex, VectorItem, VectorKind } from './types.ts'
 
 export const weaviateVectorIndexOptionsSchema = z.object({
@@ -166,14 +166,9 @@ export class WeaviateVectorIndex implements VectorIndex {
   }
 
   async search(query: ArrayLike<number> | string, opts: SearchOptions = {}): Promise<SearchHit[]> {
-    const k = opts.k ?? 10
-    const kind = opts.kind ?? 'post'
-    const isText = typeof query === 'string'
-    const vec = isText ? this.embedder.embedText(query) : query
-    if (vec.length !== this.dim) throw new TrendwireError('CONFIG_INVALID', `weaviate vector index "${this.name}": query vector has ${vec.length} dimensions, the index has ${this.dim}`)
-    if (!hasDirection(vec) || k <= 0) return []
-    const filter: SearchFilter = { ...opts.filter }
-    if (isText && filter.model === undefined) filter.model = this.embedder.modelId
+    const q = prepareQuery(`weaviate vector index "${this.name}"`, query, opts, this.embedder, this.dim)
+    if (!q) return []
+    const { vec, k, kind, filter } = q
     const cls = this.classOf[kind]
     const where = whereFilter(filter)
     const vector = Array.from(vec)
