@@ -13,6 +13,8 @@
 //   late records and dead letters of every topology → ClickHouse late_records / dead_letters
 //
 // Each topology has its own Runner and checkpoint under DATA/checkpoints; a restart resumes them.
+// With `kafka`, the firehose is a Kafka topic instead (Avro with the Confluent framing, or JSON), each
+// topology in a consumer group of its own; the checkpoints own the offsets (docs/kafka.md).
 // ClickHouse is chDB in DATA/clickhouse unless a server URL is given.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
@@ -33,7 +35,10 @@ import { Metrics } from '../streams/metrics.ts'
 import { Runner } from '../streams/runner.ts'
 import { SyntheticSource, type SyntheticOptionsInput } from '../streams/sources/synthetic.ts'
 import type { Topology } from '../streams/topology.ts'
-import type { DeadLetter, Sink } from '../streams/types.ts'
+import type { DeadLetter, Sink, Source } from '../streams/types.ts'
+import { createKafkaSource } from '../streams/kafka/index.ts'
+import { FirehoseCodec } from '../schemas/codec.ts'
+import { ConfluentSchemaRegistry } from '../schemas/registry.ts'
 import type { LateRecord } from '../streams/windows.ts'
 import { featuresTopology } from '../topologies/features.ts'
 import { hashtagActivity, type HashtagWindowCount } from '../topologies/hashtag-activity.ts'
@@ -52,12 +57,26 @@ import type { VectorItem } from '../sinks/search/types.ts'
 import { searchIndexTopology } from '../topologies/search-index.ts'
 import { vectorIndexSearch } from './api/index.ts'
 
+/** Kafka instead of the synthetic firehose: every topology consumes the topic in a group of its own. */
+export interface KafkaInput {
+  brokers: string[]
+  topic: string
+  /** prefix of the consumer groups: `<groupId>-<topology>` */
+  groupId: string
+  client: 'kafkajs' | 'node-rdkafka'
+  format: 'avro' | 'json'
+  /** Confluent Schema Registry URL; without it the schema files in schemas/avro/ with their fixed ids */
+  schemaRegistryUrl?: string
+}
+
 export interface MainJobOptions {
   dataDir: string
   port: number
   host: string
   logger: Logger
   source: SyntheticOptionsInput
+  /** read the firehose from Kafka instead of generating it */
+  kafka?: KafkaInput
   /** 'embedded' (chDB in DATA/clickhouse), a server URL, or 'off' */
   clickhouse: string
 }
@@ -102,7 +121,22 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
   const startFile = join(o.dataDir, 'start-time')
   if (!existsSync(startFile)) writeFileSync(startFile, String(o.source.startTime ?? Date.now()))
   const sourceOptions: SyntheticOptionsInput = { ...o.source, startTime: Number(readFileSync(startFile, 'utf8')) }
-  const source = () => new SyntheticSource(sourceOptions)
+  let source: (topology: string) => Source<FirehoseEvent> = () => new SyntheticSource(sourceOptions)
+  const kafkaSources: Array<Source<FirehoseEvent>> = []
+  if (o.kafka) {
+    const k = o.kafka
+    const registry = k.schemaRegistryUrl ? await ConfluentSchemaRegistry.create({ url: k.schemaRegistryUrl, autoRegister: false }) : undefined
+    const codec = await FirehoseCodec.create({ encodeTopic: null, topics: { [k.topic]: { format: k.format } } }, { registry })
+    // sources are created up front (createKafkaSource is async); one consumer group per topology
+    for (const name of ['hashtag-activity', 'trends', 'features', 'virality', 'brand-alerts', 'post-index', 'search-index']) {
+      kafkaSources.push(await createKafkaSource<FirehoseEvent>({
+        client: k.client, name: `kafka-${name}`, brokers: k.brokers, topics: [k.topic], groupId: `${k.groupId}-${name}`,
+        decode: (messages) => codec.decodeBatch(messages),
+      }))
+    }
+    const byName = new Map(['hashtag-activity', 'trends', 'features', 'virality', 'brand-alerts', 'post-index', 'search-index'].map((n, i) => [n, kafkaSources[i]]))
+    source = (topology) => byName.get(topology)!
+  }
 
   let ch: ClickHouse | null = null
   if (o.clickhouse !== 'off') {
@@ -147,7 +181,7 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
   const activityCh = ch ? clickhouseSinksForHashtagActivity(ch, { logger: log }) : null
   const topologies: Array<{ t: Topology; deadLetters: Sink<DeadLetter> }> = [
     {
-      t: hashtagActivity(source(), {
+      t: hashtagActivity(source('hashtag-activity'), {
         hashtagUses: new TeeSink('hashtag-uses', [top, ...(activityCh ? [activityCh.sinks.hashtagUses] : [])]),
         hashtagEngagement: activityCh?.sinks.hashtagEngagement ?? discard('hashtag-engagement'),
         late: activityCh?.sinks.late ?? discard('late'),
@@ -155,7 +189,7 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
       deadLetters: activityCh?.deadLetterSink ?? discard('dead-letters'),
     },
     {
-      t: trendsTopology(source(), {
+      t: trendsTopology(source('trends'), {
         signals: new TeeSink<TrendSignal>('trend-signals', [
           api.sinks.trends, keywordTrendAlertSink(api.watchlist, alerts), chSink('trend-signals', trendSignalRows),
           ...(index ? [new VectorIndexSink<TrendSignal>('search-trends', index, (t) => trendItem(t, defaultEmbedder()), {}, { logger: log })] : []),
@@ -165,20 +199,20 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
       deadLetters: deadLetterSink('trends'),
     },
     {
-      t: featuresTopology(source(), { features: chSink('video-features', videoFeatureRows), late: lateSink('features') }),
+      t: featuresTopology(source('features'), { features: chSink('video-features', videoFeatureRows), late: lateSink('features') }),
       deadLetters: deadLetterSink('features'),
     },
     {
-      t: viralityTopology(source(), {
+      t: viralityTopology(source('virality'), {
         scores: new TeeSink<ViralityScore>('virality-scores', [api.sinks.scores, chSink('virality-scores', viralityScoreRows)]),
         late: lateSink('virality'),
         viralMentions: { watchlist: api.watchlist, alerts },
       }, { model }),
       deadLetters: deadLetterSink('virality'),
     },
-    { t: brandAlertsTopology(source(), { alerts }, api.watchlist), deadLetters: deadLetterSink('brand-alerts') },
-    { t: postIndexTopology(source(), posts), deadLetters: discard('dead-letters-post-index') },
-    ...(index ? [{ t: searchIndexTopology(source(), { posts: new VectorIndexSink<VectorItem>('search-posts', index, (v) => v, {}, { logger: log }) }), deadLetters: deadLetterSink('search-index') }] : []),
+    { t: brandAlertsTopology(source('brand-alerts'), { alerts }, api.watchlist), deadLetters: deadLetterSink('brand-alerts') },
+    { t: postIndexTopology(source('post-index'), posts), deadLetters: discard('dead-letters-post-index') },
+    ...(index ? [{ t: searchIndexTopology(source('search-index'), { posts: new VectorIndexSink<VectorItem>('search-posts', index, (v) => v, {}, { logger: log }) }), deadLetters: deadLetterSink('search-index') }] : []),
   ]
   const runners = topologies.map(({ t, deadLetters }) => new Runner(t, { checkpointIntervalMs: 5_000, maxBatchRecords: 2048 }, {
     store: checkpoints(t.name), logger: log.child({ topology: t.name }), metrics, deadLetterSink: deadLetters,

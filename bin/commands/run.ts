@@ -25,12 +25,20 @@ export default async function run(argv: string[]): Promise<number> {
       'late-fraction': { type: 'string', default: '0.002' },
       clickhouse: { type: 'string', default: process.env.TRENDWIRE_CLICKHOUSE_URL ?? 'embedded' },
       fresh: { type: 'boolean', default: false },
+      brokers: { type: 'string' },
+      topic: { type: 'string', default: 'firehose' },
+      group: { type: 'string', default: 'trendwire' },
+      'kafka-client': { type: 'string', default: 'kafkajs' },
+      format: { type: 'string', default: 'avro' },
+      'schema-registry': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
   if (a.help) {
     console.log(`usage: trendwire run [--seed N] [--rate EVENTS_PER_S] [--speed X] [--partitions N] [--port 8080] [--host 127.0.0.1]
-                     [--data-dir .trendwire] [--duration-sec S] [--late-fraction F] [--clickhouse embedded|URL|off] [--fresh]`)
+                     [--data-dir .trendwire] [--duration-sec S] [--late-fraction F] [--clickhouse embedded|URL|off] [--fresh]
+                     [--brokers HOST:PORT,… [--topic firehose] [--group trendwire] [--kafka-client kafkajs|node-rdkafka]
+                      [--format avro|json] [--schema-registry URL]]   read the firehose from Kafka instead of generating it`)
     return 0
   }
   const num = (k: keyof typeof a) => {
@@ -41,8 +49,14 @@ export default async function run(argv: string[]): Promise<number> {
   const log = pino({ level: process.env.TRENDWIRE_LOG_LEVEL ?? 'info' })
   const dir = a['data-dir']!
   if (a.fresh) rmSync(dir, { recursive: true, force: true })
+  if (a['kafka-client'] !== 'kafkajs' && a['kafka-client'] !== 'node-rdkafka') throw new TrendwireError('CONFIG_INVALID', `--kafka-client: "${a['kafka-client']}" is not kafkajs or node-rdkafka`)
+  if (a.format !== 'avro' && a.format !== 'json') throw new TrendwireError('CONFIG_INVALID', `--format: "${a.format}" is not avro or json`)
+  const kafka = a.brokers ? {
+    brokers: a.brokers.split(',').map((b) => b.trim()).filter(Boolean), topic: a.topic!, groupId: a.group!,
+    client: a['kafka-client'], format: a.format, schemaRegistryUrl: a['schema-registry'],
+  } as const : undefined
   const job = await startMainJob({
-    dataDir: dir, port: num('port'), host: a.host!, logger: log, clickhouse: a.clickhouse!,
+    dataDir: dir, port: num('port'), host: a.host!, logger: log, clickhouse: a.clickhouse!, kafka,
     source: {
       seed: num('seed'), eventsPerSecond: num('rate'), realtime: true, speed: num('speed'), partitions: num('partitions'),
       lateFraction: num('late-fraction'), outOfOrderMs: 2_000, lateByMs: 3 * 60_000, warmupMs: 30 * 60_000,
