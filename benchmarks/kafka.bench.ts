@@ -24,13 +24,15 @@ import { Runner } from '../streams/runner.ts'
 import { Topology } from '../streams/topology.ts'
 import { count, tumbling, type WindowResult } from '../streams/windows.ts'
 import type { Batch, PollResult, Sink, Source, SourceHooks } from '../streams/types.ts'
+import { FirehoseCodec } from '../schemas/codec.ts'
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1'
-const { values: args } = parseArgs({ options: { events: { type: 'string', default: '600000' }, runs: { type: 'string', default: '2' }, partitions: { type: 'string', default: '32' } } })
+const { values: args } = parseArgs({ options: { events: { type: 'string', default: '600000' }, runs: { type: 'string', default: '2' }, partitions: { type: 'string', default: '32' }, shapes: { type: 'string', default: 'one,many,avro' } } })
 const N = Number(args.events)
 const RUNS = Number(args.runs)
 const PARTITIONS = Number(args.partitions)
 const PER_MESSAGE = 100
+const SHAPES = args.shapes!.split(',') as Array<'one' | 'many' | 'avro'>
 const WINDOW = 60_000
 
 // ---- decoding: plain JSON, no validation (this measures the Kafka path, not schemas/) ----
@@ -53,6 +55,12 @@ function decodeMany(messages: readonly KafkaMessage[]): Decoded<FirehoseEvent> {
   }
   return { values, times, deadLetters: [] }
 }
+
+type Shape = 'one' | 'many' | 'avro'
+// Avro: the Confluent wire format through schemas/codec.ts (bounds-checked decode), one event per message
+const codec = await FirehoseCodec.create({ defaultFormat: 'avro', encodeTopic: null })
+const decodeAvro = (messages: readonly KafkaMessage[]): Decoded<FirehoseEvent> => codec.decodeBatchSync(messages)
+const decoders: Record<Shape, (m: readonly KafkaMessage[]) => Decoded<FirehoseEvent>> = { one: decodeOne, many: decodeMany, avro: decodeAvro }
 
 /** The inline windowed count of the bare loops. */
 class InlineCount {
@@ -83,7 +91,8 @@ class Clock {
 }
 
 // ---- bare loops ----
-async function bareKafkajs(brokers: string[], topic: string, many: boolean): Promise<Timing> {
+async function bareKafkajs(brokers: string[], topic: string, shape: Shape): Promise<Timing> {
+  const decode = decoders[shape]
   const kafka = new kafkajs.Kafka({ brokers, clientId: 'bench', logLevel: kafkajs.logLevel.NOTHING })
   const consumer = kafka.consumer({ groupId: `bare-${topic}-${Date.now()}`, maxWaitTimeInMs: 100, maxBytes: 10 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024 })
   await consumer.connect()
@@ -95,10 +104,8 @@ async function bareKafkajs(brokers: string[], topic: string, many: boolean): Pro
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         clock.start()
-        for (const m of batch.messages) {
-          if (many) for (const e of JSON.parse(m.value!.toString()) as FirehoseEvent[]) c.add(e)
-          else c.add(JSON.parse(m.value!.toString()) as FirehoseEvent)
-        }
+        const msgs = batch.messages.map((m) => ({ value: m.value, topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, timestamp: m.timestamp }))
+        for (const e of decode(msgs as unknown as KafkaMessage[]).values) c.add(e)
         if (c.n >= N) resolve(clock.stop(c.n, c.total()))
       },
     })
@@ -108,7 +115,8 @@ async function bareKafkajs(brokers: string[], topic: string, many: boolean): Pro
   return t
 }
 
-async function bareRdkafka(brokers: string[], topic: string, many: boolean): Promise<Timing> {
+async function bareRdkafka(brokers: string[], topic: string, shape: Shape): Promise<Timing> {
+  const decode = decoders[shape]
   const lib = await loadRdkafka()
   const consumer = new lib.KafkaConsumer({
     'metadata.broker.list': brokers.join(','), 'group.id': `bare-${topic}-${Date.now()}`, 'enable.auto.commit': false,
@@ -122,10 +130,7 @@ async function bareRdkafka(brokers: string[], topic: string, many: boolean): Pro
   while (c.n < N) {
     const msgs = await new Promise<KafkaMessage[]>((res, rej) => consumer.consume(1000, (e, m) => (e ? rej(e) : res(m))))
     if (msgs.length) clock.start()
-    for (const m of msgs) {
-      if (many) for (const e of JSON.parse(m.value!.toString()) as FirehoseEvent[]) c.add(e)
-      else c.add(JSON.parse(m.value!.toString()) as FirehoseEvent)
-    }
+    for (const e of decode(msgs).values) c.add(e)
   }
   const t = clock.stop(c.n, c.total())
   await new Promise<void>((res) => consumer.disconnect(() => res()))
@@ -161,9 +166,9 @@ class TotalSink implements Sink<WindowResult<string, number>> {
   write(b: Batch<WindowResult<string, number>>): void { for (const r of b.values) this.total += r.value }
 }
 
-async function throughSource(client: 'kafkajs' | 'node-rdkafka', brokers: string[], topic: string, many: boolean): Promise<Timing> {
+async function throughSource(client: 'kafkajs' | 'node-rdkafka', brokers: string[], topic: string, shape: Shape): Promise<Timing> {
   const src = await createKafkaSource<FirehoseEvent>({
-    client, brokers, topics: [topic], groupId: `src-${topic}-${Date.now()}`, decode: many ? decodeMany : decodeOne,
+    client, brokers, topics: [topic], groupId: `src-${topic}-${Date.now()}`, decode: decoders[shape],
     fetchMaxWaitMs: 100, logLevel: 'error',
   })
   const bounded = new Bounded(src, N)
@@ -185,29 +190,32 @@ try {
   const clients = haveRd ? (['kafkajs', 'node-rdkafka'] as const) : (['kafkajs'] as const)
   if (!haveRd) console.log('node-rdkafka is not installed: measuring kafkajs only')
   const { events } = generateEvents({ maxEvents: N, seed: 7, completeLabels: false })
-  const topics = { one: `bench-one-${Date.now()}`, many: `bench-many-${Date.now()}` }
-  await mock.createTopic(topics.one, PARTITIONS)
-  await mock.createTopic(topics.many, PARTITIONS)
+  const topics: Record<Shape, string> = { one: `bench-one-${Date.now()}`, many: `bench-many-${Date.now()}`, avro: `bench-avro-${Date.now()}` }
+  for (const topic of Object.values(topics)) await mock.createTopic(topic, PARTITIONS)
+  const avroOut = await FirehoseCodec.create({ defaultFormat: 'avro', encodeTopic: topics.avro })
   const producer = haveRd ? 'node-rdkafka' : 'kafkajs'
   for (const [shape, topic] of Object.entries(topics)) {
     // Keys spread evenly (not partitionKey: a few viral posts would overfill their partitions, and
     // the mock keeps only ~5 MB per partition).
-    const r = await produceEvents({ client: producer, brokers: mock.brokers, topic, eventsPerMessage: shape === 'many' ? PER_MESSAGE : 1, acks: 1, key: (_e, i) => String(i) }, [events])
+    const r = await produceEvents({
+      client: producer, brokers: mock.brokers, topic, eventsPerMessage: shape === 'many' ? PER_MESSAGE : 1, acks: 1, key: (_e, i) => String(i),
+      ...(shape === 'avro' ? { encoder: (evs: readonly FirehoseEvent[], t: string) => avroOut.encode(evs[0], t) } : {}),
+    }, [events])
     console.log(`produced ${r.events} events as ${r.messages} messages to ${topic} (${Math.round(r.eventsPerSec)} events/s, ${producer})`)
     const perPartition = r.bytes / PARTITIONS
     if (perPartition > 4.5e6) throw new Error(`${(perPartition / 1e6).toFixed(1)} MB per partition: the mock keeps ~5 MB, use more --partitions or fewer --events`)
   }
   const rows: Record<string, string | number>[] = []
   for (const client of clients) {
-    for (const shape of ['one', 'many'] as const) {
+    for (const shape of SHAPES) {
       const topic = topics[shape]
       for (let run = 0; run < RUNS; run++) {
         console.log(`${client} ${shape} run ${run + 1}: bare loop…`)
-        const bare = client === 'kafkajs' ? await bareKafkajs(mock.brokers, topic, shape === 'many') : await bareRdkafka(mock.brokers, topic, shape === 'many')
+        const bare = client === 'kafkajs' ? await bareKafkajs(mock.brokers, topic, shape) : await bareRdkafka(mock.brokers, topic, shape)
         console.log(`${client} ${shape} run ${run + 1}: source + runtime…`)
-        const src = await throughSource(client, mock.brokers, topic, shape === 'many')
+        const src = await throughSource(client, mock.brokers, topic, shape)
         const row = (kind: string, t: Timing) => ({
-          client, 'events/message': shape === 'one' ? 1 : PER_MESSAGE, path: kind,
+          client, format: shape === 'avro' ? 'avro' : 'json', 'events/message': shape === 'many' ? PER_MESSAGE : 1, path: kind,
           'events/s (wall)': Math.round(t.events / t.wallS), 'events/s per core (CPU)': Math.round(t.events / t.cpuS),
           'wall s': +t.wallS.toFixed(2), 'cpu s': +t.cpuS.toFixed(2),
         })
