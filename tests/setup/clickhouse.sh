@@ -34,13 +34,6 @@ fi
 rm -f "$dir/unavailable"
 
 if curl -sf "$ping_url" >/dev/null 2>&1; then
-  # Already running (e.g. started from another checkout on this machine): record its pid so the
-  # fault tests, which kill and restart it, can find it.
-  if [ ! -f "$dir/clickhouse.pid" ]; then
-    mkdir -p "$dir"
-    listener=$(ss -ltnpH "sport = :${HTTP_PORT}" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-    [ -n "$listener" ] && echo "$listener" > "$dir/clickhouse.pid"
-  fi
   exit 0
 fi
 
