@@ -1,42 +1,6 @@
-// The local status page and its JSON: what the running job is doing (watermark, checkpoints,
-// records per operator, state size, late records, dead letters) and the latest results.
-// Served with express; /metrics exposes the same counters to Prometheus.
-import express from 'express'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import type { Runner } from '../streams/runner.ts'
-
-export interface StatusServerOptions {
-  port: number
-  host?: string
-  /** Extra JSON for the page, e.g. the latest top hashtags. */
-  results?: () => unknown
-}
-
-export async function startStatusServer(runners: Runner[], opts: StatusServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  const app = express()
-  app.get('/api/health', (_req, res) => { res.json({ ok: true }) })
-  app.get('/api/status', (_req, res) => {
-    res.json({ jobs: runners.map((r) => r.status()), results: opts.results?.() ?? null })
-  })
-  app.get('/metrics', async (_req, res) => {
-    const text = (await Promise.all(runners.map((r) => r.metrics.render()))).join('\n')
-    res.type('text/plain; version=0.0.4').send(text)
-  })
-  app.get('/', (_req, res) => { res.type('html').send(STATUS_PAGE) })
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve(s))
-    s.on('error', reject)
-  })
-  const { port } = server.address() as AddressInfo
-  return {
-    server,
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}/`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }
-}
-
-/** The status page's HTML (also served by the API server, server/api/). */
+// The engine's status page (HTML): watermark, checkpoints, records per operator, state size, late
+// records, dead letters and the latest top hashtags, polled from /api/status. Served at / by the API
+// server (server/api/index.ts).
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>trendwire — status</title>
 <style>

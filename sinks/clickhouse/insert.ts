@@ -16,17 +16,13 @@ import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { z } from 'zod'
+import { retryOptionsSchema as sharedRetryOptions } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import type { MetricsSink } from '../../streams/types.ts'
 import { quoteIdent, type ClickHouse } from './client.ts'
 import { classifyClickHouseError, clickHouseFailure } from './errors.ts'
 
-export const retryOptionsSchema = z.object({
-  initialDelayMs: z.number().int().positive().default(100),
-  maxDelayMs: z.number().int().positive().default(10_000),
-  /** Give up (SINK_UNAVAILABLE) after this long failing; 0 = never: hold the stream until ClickHouse is back. */
-  giveUpAfterMs: z.number().int().min(0).default(0),
-}).strict()
+export const retryOptionsSchema = sharedRetryOptions({ initialDelayMs: 100, maxDelayMs: 10_000 })
 export type RetryOptions = z.output<typeof retryOptionsSchema>
 
 /**

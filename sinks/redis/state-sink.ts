@@ -28,7 +28,7 @@ import pino, { type Logger } from 'pino'
 import type { Redis } from 'ioredis'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
-import { parseOptions } from '../../streams/config.ts'
+import { parseOptions, retryOptionsSchema } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import { noMetrics } from '../../streams/metrics.ts'
 import type { Batch, MetricsSink, Sink, SinkContext } from '../../streams/types.ts'
@@ -64,12 +64,7 @@ export const redisStateSinkOptionsSchema = z.object({
     /** XADD MAXLEN ~ this: how far back a reconnecting subscriber can resume. */
     maxLen: z.number().int().positive().default(100_000),
   }).strict().prefault({}),
-  retry: z.object({
-    initialDelayMs: z.number().int().positive().default(50),
-    maxDelayMs: z.number().int().positive().default(5_000),
-    /** Fail (SINK_UNAVAILABLE) after failing this long; 0 = never: hold the stream until Redis is back. */
-    giveUpAfterMs: z.number().int().min(0).default(0),
-  }).strict().prefault({}),
+  retry: retryOptionsSchema({ initialDelayMs: 50, maxDelayMs: 5_000 }).prefault({}),
 }).strict().refine((o) => o.highWaterMark === undefined || o.highWaterMark >= o.pipelineSize, {
   message: 'must be ≥ pipelineSize', path: ['highWaterMark'],
 })

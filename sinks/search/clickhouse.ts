@@ -17,7 +17,7 @@
 import pino, { type Logger } from 'pino'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
-import { parseOptions } from '../../streams/config.ts'
+import { parseOptions, retryOptionsSchema } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import { defaultEmbedder, EMBEDDING_DIM, type TextEmbedder } from '../../operators/embeddings/embed.ts'
 import type { Platform } from '../../schemas/events.ts'
@@ -38,12 +38,7 @@ export const clickHouseVectorIndexOptionsSchema = z.object({
   migrate: z.boolean().default(false),
   /** Rows per INSERT. */
   insertChunkRows: z.number().int().positive().default(5_000),
-  retry: z.object({
-    initialDelayMs: z.number().int().positive().default(100),
-    maxDelayMs: z.number().int().positive().default(5_000),
-    /** 0 = retry forever (a sink holds the stream meanwhile). */
-    giveUpAfterMs: z.number().int().min(0).default(0),
-  }).strict().prefault({}),
+  retry: retryOptionsSchema({ initialDelayMs: 100, maxDelayMs: 5_000 }).prefault({}),
 }).strict()
 export type ClickHouseVectorIndexOptions = z.input<typeof clickHouseVectorIndexOptionsSchema>
 

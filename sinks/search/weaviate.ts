@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import * as weaviateModule from 'weaviate-ts-client'
 import { ApiKey, generateUuid5, type ConnectionParams, type WeaviateClass, type WeaviateClient, type WhereFilter } from 'weaviate-ts-client'
 import { z } from 'zod'
-import { parseOptions } from '../../streams/config.ts'
+import { parseOptions, retryOptionsSchema } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import { defaultEmbedder, EMBEDDING_DIM, type TextEmbedder } from '../../operators/embeddings/embed.ts'
 import type { Platform } from '../../schemas/events.ts'
@@ -36,12 +36,7 @@ export const weaviateVectorIndexOptionsSchema = z.object({
   classPrefix: z.string().regex(/^[A-Z][_0-9A-Za-z]*$/, 'a Weaviate class name start: capital letter, then letters, digits, _').default('Trendwire'),
   dim: z.number().int().min(2).max(65_536).default(EMBEDDING_DIM),
   batchSize: z.number().int().min(1).max(10_000).default(200),
-  retry: z.object({
-    initialDelayMs: z.number().int().positive().default(100),
-    maxDelayMs: z.number().int().positive().default(5_000),
-    /** 0 = retry forever (a sink holds the stream meanwhile). */
-    giveUpAfterMs: z.number().int().min(0).default(0),
-  }).strict().prefault({}),
+  retry: retryOptionsSchema({ initialDelayMs: 100, maxDelayMs: 5_000 }).prefault({}),
 }).strict()
 export type WeaviateVectorIndexOptions = z.input<typeof weaviateVectorIndexOptionsSchema>
 
