@@ -17,6 +17,12 @@
 //           probTop1Pct = 1 − e^(−count/400)  (modelVersion "e2e-stand-in")
 //   alerts  (standalone mode only) keyword_trend when a watched hashtag's trend turns emerging or
 //           rising; the api mode runs the real rules instead
+//
+// Event time starts at DEMO_START, a fixed instant, not the wall clock: the synthetic firehose's
+// daily rhythm and its trend plan depend on the start, so with a wall-clock start whether a watched
+// hashtag trends in the first minutes depended on the hour the tests ran (a CI run at an unlucky hour
+// saw no alert in time). From a fixed start the stream is the same on every run; it is still paced in
+// real time (speed 60: a minute of event time per second).
 // Replace them with the real topologies as they land; the page and the generator only see
 // TrendSignal, ViralityScore and BrandAlert records.
 import express from 'express'
@@ -86,6 +92,9 @@ export interface DemoSinks {
 
 /** Watched hashtags of the demo brand (keyword_trend alerts). */
 export const DEMO_WATCHED = ['food', 'cooking', 'recipe', 'cafe', 'coffee', 'fyp', 'viral', 'dance', 'summer']
+
+/** Event-time start of the demo firehose (from 21:00 UTC watched #cooking turns emerging about 10 minutes of event time in). */
+export const DEMO_START = Date.UTC(2026, 10, 20, 21)
 
 /** The stand-in topology (see the header). */
 export function demoTopology(source: Source<FirehoseEvent>, sinks: DemoSinks): Topology {
@@ -181,7 +190,7 @@ function operatorSink<I, O>(op: Operator<I, O>, out: Sink<O>): Sink<I> {
 /** Starts the firehose, the topology and the HTTP app (and, in api mode, the API server) on 127.0.0.1:0. */
 export async function startDemoStack(o: DemoStackOptions = {}): Promise<DemoStack> {
   const posts = new InMemoryPostIndex({ maxPosts: 20_000 })
-  const source = new SyntheticSource({ seed: 7, eventsPerSecond: 100, realtime: true, speed: 60, partitions: 2, ...o.source })
+  const source = new SyntheticSource({ seed: 7, eventsPerSecond: 100, realtime: true, speed: 60, partitions: 2, startTime: DEMO_START, ...o.source })
   const runnerFor = (t: Topology) => new Runner(t, { checkpointIntervalMs: 0, maxBatchRecords: 2048, checkpointAtEnd: false }, { store: new MemoryCheckpointStore(), logger: silent })
 
   if (o.mode === 'api') {
@@ -195,7 +204,7 @@ export async function startDemoStack(o: DemoStackOptions = {}): Promise<DemoStac
     const context = new TrendContext()
     const unfollow = followFeed(context, api.bus)
     // two runners over identical copies of the firehose: the product's trend topology, and the rest
-    const sourceOptions = { seed: 7, eventsPerSecond: 100, realtime: true, speed: 60, partitions: 2, startTime: Date.now(), ...o.source }
+    const sourceOptions = { seed: 7, eventsPerSecond: 100, realtime: true, speed: 60, partitions: 2, startTime: DEMO_START, ...o.source }
     const trends = runnerFor(trendsTopology(new SyntheticSource(sourceOptions), {
       signals: new TeeSink<TrendSignal>('trend-signals', [api.sinks.trends, operatorSink(new KeywordTrendAlertOperator('brand-keyword-trend', api.watchlist), api.sinks.alerts)]),
       late: { name: 'trend-late', write() {} },
