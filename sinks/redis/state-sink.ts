@@ -26,12 +26,12 @@
 // know which id must come next, so it notices trimmed entries cheaply (fanout.ts).
 import pino, { type Logger } from 'pino'
 import type { Redis } from 'ioredis'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import { parseOptions, retryOptionsSchema } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import { noMetrics } from '../../streams/metrics.ts'
 import type { Batch, MetricsSink, Sink, SinkContext } from '../../streams/types.ts'
+import { retrying } from '../retry.ts'
 import { ensureConnected, isRetryableRedisError, redisFailure } from './client.ts'
 import { parseStreamId, streamInfo } from './fanout.ts'
 import type { FormatContext, RedisStateFormat } from './formats.ts'
@@ -300,26 +300,17 @@ export class RedisStateSink<T> implements Sink<T> {
     this.metrics.inc('redis_commands_total', ops.length, this.labels)
   }
 
-  private async withRetry<R>(what: string, fn: () => Promise<R>): Promise<R> {
-    const started = Date.now()
-    const r = this.opts.retry
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn()
-      } catch (err) {
-        if (!isRetryableRedisError(err)) throw redisFailure(err, `redis sink "${this.name}": ${what}`)
-        const failingMs = Date.now() - started
-        if (r.giveUpAfterMs > 0 && failingMs >= r.giveUpAfterMs) {
-          throw new TrendwireError('SINK_UNAVAILABLE', `redis sink "${this.name}": ${what} still failing after ${failingMs} ms and ${attempt} attempts: ${(err as Error).message}`, { cause: err })
-        }
-        // exponential backoff with equal jitter: delay in [cap/2, cap]
-        const cap = Math.min(r.maxDelayMs, r.initialDelayMs * 2 ** Math.min(attempt - 1, 30))
-        const delay = cap / 2 + Math.random() * (cap / 2)
+  private withRetry<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    return retrying(fn, {
+      policy: this.opts.retry,
+      fatal: (err) => (isRetryableRedisError(err) ? undefined : redisFailure(err, `redis sink "${this.name}": ${what}`)),
+      exhausted: (err, failingMs, attempts) => new TrendwireError('SINK_UNAVAILABLE', `redis sink "${this.name}": ${what} still failing after ${failingMs} ms and ${attempts} attempts: ${(err as Error).message}`, { cause: err }),
+      onRetry: (err, attempt, delay) => {
         this.stats.retries++
         this.metrics.inc('redis_retries_total', 1, this.labels)
         this.log.warn({ sink: this.name, what, attempt, retryInMs: Math.round(delay), err: (err as Error).message }, 'redis call failed, retrying')
-        await sleep(delay)
-      }
-    }
+      },
+    })
   }
+
 }

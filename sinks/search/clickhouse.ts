@@ -15,7 +15,6 @@
 // Upserts: JSONEachRow inserts; ReplacingMergeTree(version) + FINAL make re-delivery idempotent.
 // Retries: exponential backoff with jitter on errors sinks/clickhouse/errors.ts classifies retryable.
 import pino, { type Logger } from 'pino'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import { parseOptions, retryOptionsSchema } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
@@ -24,6 +23,7 @@ import type { Platform } from '../../schemas/events.ts'
 import { quoteIdent, type ClickHouse } from '../clickhouse/client.ts'
 import { classifyClickHouseError, clickHouseFailure } from '../clickhouse/errors.ts'
 import { migrate } from '../clickhouse/migrate.ts'
+import { retrying } from '../retry.ts'
 import { hasDirection, prepareQuery } from './items.ts'
 import type { SearchFilter, SearchHit, SearchOptions, VectorIndex, VectorItem, VectorKind } from './types.ts'
 
@@ -175,25 +175,19 @@ export class ClickHouseVectorIndex implements VectorIndex {
     })
   }
 
-  private async retrying<R>(what: string, fn: () => Promise<R>): Promise<R> {
-    const started = Date.now()
-    const r = this.opts.retry
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn()
-      } catch (err) {
-        const ctx = `clickhouse vector index "${this.name}": ${what}`
-        const info = classifyClickHouseError(err)
-        if (!info.retryable) throw clickHouseFailure(err, ctx)
-        const failing = Date.now() - started
-        if (r.giveUpAfterMs > 0 && failing >= r.giveUpAfterMs) throw new TrendwireError('SINK_UNAVAILABLE', `${ctx}: still failing after ${failing} ms: ${info.message}`, { cause: err })
-        const cap = Math.min(r.maxDelayMs, r.initialDelayMs * 2 ** Math.min(attempt - 1, 30))
+  private retrying<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    const ctx = `clickhouse vector index "${this.name}": ${what}`
+    return retrying(fn, {
+      policy: this.opts.retry,
+      fatal: (err) => (classifyClickHouseError(err).retryable ? undefined : clickHouseFailure(err, ctx)),
+      exhausted: (err, failing) => new TrendwireError('SINK_UNAVAILABLE', `${ctx}: still failing after ${failing} ms: ${classifyClickHouseError(err).message}`, { cause: err }),
+      onRetry: (err, attempt) => {
         this.stats.retries++
-        this.log.warn({ index: this.name, what, attempt, err: info.message }, 'clickhouse vector index call failed, retrying')
-        await sleep(cap / 2 + Math.random() * (cap / 2))
-      }
-    }
+        this.log.warn({ index: this.name, what, attempt, err: classifyClickHouseError(err).message }, 'clickhouse vector index call failed, retrying')
+      },
+    })
   }
+
 }
 
 function toHit(r: Row): SearchHit {

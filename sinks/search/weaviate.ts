@@ -17,7 +17,6 @@
 // limit; _additional { id distance } gives the cosine distance.
 // Retries: exponential backoff with jitter on 408/429/5xx and connection errors, for every call.
 import pino, { type Logger } from 'pino'
-import { setTimeout as sleep } from 'node:timers/promises'
 import * as weaviateModule from 'weaviate-ts-client'
 import { ApiKey, generateUuid5, type ConnectionParams, type WeaviateClass, type WeaviateClient, type WhereFilter } from 'weaviate-ts-client'
 import { z } from 'zod'
@@ -25,6 +24,7 @@ import { parseOptions, retryOptionsSchema } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import { defaultEmbedder, EMBEDDING_DIM, type TextEmbedder } from '../../operators/embeddings/embed.ts'
 import type { Platform } from '../../schemas/events.ts'
+import { retrying } from '../retry.ts'
 import { hasDirection, prepareQuery } from './items.ts'
 import type { SearchFilter, SearchHit, SearchOptions, VectorIndex, VectorItem, VectorKind } from './types.ts'
 
@@ -184,25 +184,19 @@ export class WeaviateVectorIndex implements VectorIndex {
     // the client holds no connection of its own (fetch per call)
   }
 
-  private async retrying<R>(what: string, fn: () => Promise<R>): Promise<R> {
-    const started = Date.now()
-    const r = this.opts.retry
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn()
-      } catch (err) {
-        const ctx = `weaviate vector index "${this.name}" at ${this.opts.url}: ${what}`
-        const msg = (err as Error).message
-        if (!isRetryableWeaviateError(err)) throw new TrendwireError('SINK_REJECTED', `${ctx}: ${msg}`, { cause: err, details: { status: statusOf(err) } })
-        const failing = Date.now() - started
-        if (r.giveUpAfterMs > 0 && failing >= r.giveUpAfterMs) throw new TrendwireError('SINK_UNAVAILABLE', `${ctx}: still failing after ${failing} ms and ${attempt} attempts: ${msg}`, { cause: err })
-        const cap = Math.min(r.maxDelayMs, r.initialDelayMs * 2 ** Math.min(attempt - 1, 30))
+  private retrying<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    const ctx = `weaviate vector index "${this.name}" at ${this.opts.url}: ${what}`
+    return retrying(fn, {
+      policy: this.opts.retry,
+      fatal: (err) => (isRetryableWeaviateError(err) ? undefined : new TrendwireError('SINK_REJECTED', `${ctx}: ${(err as Error).message}`, { cause: err, details: { status: statusOf(err) } })),
+      exhausted: (err, failing, attempts) => new TrendwireError('SINK_UNAVAILABLE', `${ctx}: still failing after ${failing} ms and ${attempts} attempts: ${(err as Error).message}`, { cause: err }),
+      onRetry: (err, attempt) => {
         this.stats.retries++
-        this.log.warn({ index: this.name, what, attempt, status: statusOf(err), err: msg }, 'weaviate call failed, retrying')
-        await sleep(cap / 2 + Math.random() * (cap / 2))
-      }
-    }
+        this.log.warn({ index: this.name, what, attempt, status: statusOf(err), err: (err as Error).message }, 'weaviate call failed, retrying')
+      },
+    })
   }
+
 }
 
 /** Weaviate where filter for a SearchFilter (And of the parts; lists become Or of Equal). */

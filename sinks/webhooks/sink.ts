@@ -46,6 +46,7 @@ import type { Batch, MetricsSink, Sink, SinkContext } from '../../streams/types.
 import { signPayload } from './signature.ts'
 import { checkUrl, EgressBlockedError, egressPolicySchema, guardedLookup, type EgressPolicy } from './ssrf.ts'
 import { TokenBuckets } from './token-bucket.ts'
+import { backoffDelay } from '../retry.ts'
 
 export const webhookSinkOptionsSchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(50).default(8),
@@ -292,8 +293,7 @@ export class WebhookSink extends EventEmitter implements Sink<RoutedAlert> {
     job.lastError = out.error
     job.lastStatus = out.status
     if (out.retry && job.attempts < this.opts.maxAttempts && !this.closed) {
-      const exp = Math.min(this.opts.maxBackoffMs, this.opts.initialBackoffMs * 2 ** (job.attempts - 1))
-      let wait = exp / 2 + this.random() * (exp / 2)
+      let wait = backoffDelay({ initialDelayMs: this.opts.initialBackoffMs, maxDelayMs: this.opts.maxBackoffMs }, job.attempts, this.random)
       if (out.retryAfterMs !== null) wait = Math.max(wait, Math.min(out.retryAfterMs, this.opts.maxBackoffMs))
       job.dueAt = this.now() + Math.round(wait)
       this.insert(job)
