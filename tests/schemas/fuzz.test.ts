@@ -10,10 +10,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import avro from 'avsc'
-import { FirehoseCodec, frame, type InputMessage } from '../../schemas/codec.ts'
+import { FirehoseCodec, type InputMessage } from '../../schemas/codec.ts'
 import { eventTime, type FirehoseEvent } from '../../schemas/events.ts'
 import { loadSchemaFiles } from '../../schemas/registry.ts'
-import { MIN_TS, NOW, Rng, brandAlert, engagement, event, post, varint, videoFeatures } from './generators.ts'
+import { MIN_TS, NOW, Rng, badKinds, event } from './generators.ts'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20250601)
 const PER_KIND = 1000
@@ -34,7 +34,6 @@ test(`fuzz: ${PER_KIND} of each bad kind plus mutants, mixed with good messages 
   )
   const r = new Rng(SEED)
   const files = new Map(loadSchemaFiles().map((f) => [f.file, f]))
-  const knownIds = new Set([...files.values()].map((f) => f.id))
   const readers: Record<FirehoseEvent['kind'], avro.Type> = {
     post: files.get('PostPublished.avsc')!.type, engagement: files.get('Engagement.avsc')!.type, creator: files.get('CreatorUpdated.avsc')!.type,
   }
@@ -43,7 +42,6 @@ test(`fuzz: ${PER_KIND} of each bad kind plus mutants, mixed with good messages 
   const add = (kind: string, code: string, n: number, make: () => { value: Uint8Array | null; topic?: string }) => {
     for (let i = 0; i < n; i++) { const m = make(); cases.push({ value: m.value, topic: m.topic ?? 'firehose', expect: { t: 'bad', code, kind } }) }
   }
-  const withTime = (e: FirehoseEvent, t: number): FirehoseEvent => (e.kind === 'post' ? { ...e, postedAt: t } : { ...e, at: t })
 
   // Good messages, Avro and JSON.
   for (let i = 0; i < 8000; i++) {
@@ -52,88 +50,7 @@ test(`fuzz: ${PER_KIND} of each bad kind plus mutants, mixed with good messages 
     cases.push({ value: b, topic, expect: { t: 'good', event: e } })
   }
 
-  add('null value', 'INPUT_MALFORMED', PER_KIND, () => ({ value: null, topic: r.bool() ? 'firehose' : 'fh-json' }))
-  add('short header', 'INPUT_MALFORMED', PER_KIND, () => {
-    const b = r.bytes(r.int(0, 4))
-    if (b.length && r.bool()) b[0] = 0
-    return { value: b }
-  })
-  add('bad magic', 'INPUT_MALFORMED', PER_KIND, () => { const b = Buffer.from(good('firehose').b); b[0] = r.int(1, 255); return { value: b } })
-  add('truncated', 'INPUT_MALFORMED', PER_KIND, () => {
-    // A strict prefix of a valid body: Avro is prefix-free, so the walk always runs out of bytes.
-    const b = good('firehose').b
-    return { value: b.subarray(0, r.int(5, b.length - 1)) }
-  })
-  add('trailing garbage', 'INPUT_MALFORMED', PER_KIND, () => ({ value: Buffer.concat([good('firehose').b, r.bytes(r.int(1, 16))]) }))
-  add('unknown schema id', 'INPUT_UNKNOWN_SCHEMA', PER_KIND, () => {
-    const b = Buffer.from(good('firehose').b)
-    let id: number
-    do { id = r.bool(0.5) ? r.int(-(2 ** 31), 2 ** 31 - 1) : r.int(0, 200) } while (knownIds.has(id))
-    b.writeInt32BE(id, 1)
-    return { value: b }
-  })
-  add('record does not match its schema', 'INPUT_SCHEMA_MISMATCH', PER_KIND, () => {
-    const x = r.int(0, 3)
-    if (x === 0) {
-      // Union branch index out of range (3 branches): zig-zag of 3..63, or a negative index.
-      const b = Buffer.from(good('firehose').b)
-      b[5] = r.bool() ? r.int(3, 63) * 2 : r.int(0, 63) * 2 + 1
-      return { value: b }
-    }
-    if (x === 1) {
-      // Enum index out of range: Engagement.platform (3 symbols), right after postId.
-      const e = engagement(r)
-      const b = Buffer.from(codec.encode(e))
-      b[6 + 1 + Buffer.byteLength(e.postId)] = r.int(3, 63) * 2
-      return { value: b }
-    }
-    if (x === 2) {
-      // A valid record of a known schema that is not a firehose event.
-      const f = r.bool() ? files.get('VideoFeatures.avsc')! : files.get('BrandAlert.avsc')!
-      return { value: frame(f.id, f.type.toBuffer(f.file === 'BrandAlert.avsc' ? brandAlert(r) : videoFeatures(r))) }
-    }
-    // A long beyond 2^52 in Engagement.at.
-    const e = engagement(r)
-    const t = files.get('Engagement.avsc')!
-    const big = r.bool() ? 2 ** 52 + r.int(0, 1e6) : -(2 ** 52) - r.int(1, 1e6)
-    const head = Buffer.from([0, 0, 0, 0, t.id, ...varint(Buffer.byteLength(e.postId)), ...Buffer.from(e.postId), 0, 0])
-    return { value: Buffer.concat([head, Buffer.from(varint(big)), Buffer.from([0, 2, 0x61, 0])]) }
-  })
-  add('bad timestamp', 'INPUT_BAD_TIMESTAMP', PER_KIND, () => {
-    const topic = r.bool(0.7) ? 'firehose' : 'fh-json'
-    const t = r.bool() ? r.int(-(2 ** 50), MIN_TS - 1) : r.int(NOW + SKEW + 1, 2 ** 50)
-    return { value: codec.encode(withTime(event(r), t), topic), topic }
-  })
-  add('oversized', 'INPUT_OVERSIZED', PER_KIND, () => {
-    if (r.bool()) return { value: r.bytes(r.int(MAX_BYTES + 1, MAX_BYTES * 2)), topic: r.bool() ? 'firehose' : 'fh-json' }
-    const p = post(r)
-    return { value: codec.encode({ ...p, caption: 'x'.repeat(MAX_BYTES) }) }
-  })
-  add('JSON missing or wrong field', 'INPUT_SCHEMA_MISMATCH', PER_KIND, () => {
-    const e = event(r) as unknown as Record<string, unknown>
-    const required = Object.keys(e).filter((k) => !['soundId', 'embedding', 'watchTimeSec', 'commentText', 'displayName'].includes(k))
-    const k = r.pick(required)
-    if (r.bool()) delete e[k]
-    // Values no required field accepts (a string or a number would be valid for some of them).
-    else e[k] = r.pick([{}, true, null])
-    return { value: Buffer.from(JSON.stringify(e)), topic: 'fh-json' }
-  })
-  add('JSON syntax', 'INPUT_MALFORMED', PER_KIND, () => {
-    const s = JSON.stringify(event(r))
-    // A strict prefix of a JSON object is never valid JSON; neither is Avro on a JSON topic.
-    return { value: r.bool() ? Buffer.from(s.slice(0, r.int(0, s.length - 1))) : good('firehose').b, topic: 'fh-json' }
-  })
-  add('hostile block count', 'INPUT_MALFORMED', PER_KIND, () => {
-    // PostPublished.hashtags claiming far more items than bytes left.
-    const p = post(r)
-    const n = r.int(100, 2 ** 50)
-    const prefix = Buffer.concat([
-      Buffer.from(varint(Buffer.byteLength(p.postId))), Buffer.from(p.postId), Buffer.from([0]),
-      Buffer.from(varint(Buffer.byteLength(p.creatorId))), Buffer.from(p.creatorId),
-      Buffer.from(varint(p.creatorFollowers)), Buffer.from(varint(p.postedAt)), Buffer.from([0]),
-    ])
-    return { value: Buffer.concat([Buffer.from([0, 0, 0, 0, 1, 0]), prefix, Buffer.from(varint(r.bool() ? n : -n)), r.bytes(r.int(0, 40))]) }
-  })
+  for (const k of badKinds(r, { codec, avroTopic: 'firehose', jsonTopic: 'fh-json', maxBytes: MAX_BYTES, skewMs: SKEW })) add(k.kind, k.code, PER_KIND, k.make)
 
   // Mutants: 1-3 bytes of a good message xor-ed with a non-zero byte, anywhere (header included).
   for (let i = 0; i < 5000; i++) {

@@ -6,6 +6,8 @@ import {
   ALERT_RULES, ENTITY_TYPES, LIFECYCLE_STAGES, SEVERITIES,
   type BrandAlert, type TrendSignal, type VideoFeatures, type ViralityScore,
 } from '../../schemas/outputs.ts'
+import { frame, type FirehoseCodec } from '../../schemas/codec.ts'
+import { loadSchemaFiles } from '../../schemas/registry.ts'
 
 /** mulberry32: small, fast, good enough to drive a fuzz test. */
 export class Rng {
@@ -141,4 +143,134 @@ export function varint(n: number): number[] {
   while (u >= 128) { out.push((u % 128) | 0x80); u = Math.floor(u / 128) }
   out.push(u)
   return out
+}
+
+/** One kind of bad input message and the dead-letter code the decoder must give it. */
+export interface BadKind {
+  kind: string
+  code: string
+  /** A fresh bad message; `topic` when not the Avro topic. */
+  make(): { value: Buffer | Uint8Array | null; topic?: string }
+}
+
+export interface BadKindsContext {
+  codec: FirehoseCodec
+  /** the Avro firehose topic and a topic configured as JSON */
+  avroTopic: string
+  jsonTopic: string
+  /** the codec's maxMessageBytes and maxFutureSkewMs (oversized and far-future cases exceed them) */
+  maxBytes: number
+  skewMs: number
+  /** most bytes an oversized message exceeds maxBytes by (a broker's log may be small) */
+  oversizeBy?: number
+  /** the codec's clock (NOW unless given) */
+  now?: number
+}
+
+/**
+ * Every kind of bad firehose message the decoder must dead-letter (issue 3: malformed bytes, unknown
+ * schema id, a record that does not match its schema, missing required fields, absurd timestamps,
+ * oversized messages), each bad by construction. Shared by the decoder's fuzz test and the Kafka
+ * dead-letter end-to-end test.
+ */
+export function badKinds(r: Rng, c: BadKindsContext): BadKind[] {
+  const { codec, avroTopic: FH, jsonTopic: JS, maxBytes, skewMs } = c
+  const now = c.now ?? NOW
+  const over = c.oversizeBy ?? maxBytes
+  const files = new Map(loadSchemaFiles().map((f) => [f.file, f]))
+  const knownIds = new Set([...files.values()].map((f) => f.id))
+  const good = () => codec.encode(event(r), FH)
+  const withTime = (e: FirehoseEvent, t: number): FirehoseEvent => (e.kind === 'post' ? { ...e, postedAt: t } : { ...e, at: t })
+  const either = () => (r.bool() ? FH : JS)
+  return [
+    { kind: 'null value', code: 'INPUT_MALFORMED', make: () => ({ value: null, topic: either() }) },
+    { kind: 'short header', code: 'INPUT_MALFORMED', make: () => { const b = r.bytes(r.int(1, 4)); if (r.bool()) b[0] = 0; return { value: b } } },
+    { kind: 'bad magic', code: 'INPUT_MALFORMED', make: () => { const b = Buffer.from(good()); b[0] = r.int(1, 255); return { value: b } } },
+    // A strict prefix of a valid body: Avro is prefix-free, so the walk always runs out of bytes.
+    { kind: 'truncated', code: 'INPUT_MALFORMED', make: () => { const b = good(); return { value: b.subarray(0, r.int(5, b.length - 1)) } } },
+    { kind: 'trailing garbage', code: 'INPUT_MALFORMED', make: () => ({ value: Buffer.concat([good(), r.bytes(r.int(1, 16))]) }) },
+    {
+      kind: 'unknown schema id', code: 'INPUT_UNKNOWN_SCHEMA', make: () => {
+        const b = Buffer.from(good())
+        let id: number
+        do { id = r.bool(0.5) ? r.int(-(2 ** 31), 2 ** 31 - 1) : r.int(0, 200) } while (knownIds.has(id))
+        b.writeInt32BE(id, 1)
+        return { value: b }
+      },
+    },
+    {
+      kind: 'record does not match its schema', code: 'INPUT_SCHEMA_MISMATCH', make: () => {
+        const x = r.int(0, 3)
+        if (x === 0) {
+          // Union branch out of range: the first field of every firehose schema is not a union, so
+          // byte 5 is the start of the body; odd or >2 indexes break the type walk.
+          const b = Buffer.from(good())
+          b[5] = r.bool() ? r.int(3, 63) * 2 : r.int(0, 63) * 2 + 1
+          return { value: b }
+        }
+        if (x === 1) {
+          // Enum index out of range: Engagement.platform (3 symbols), right after postId.
+          const e = engagement(r)
+          const b = Buffer.from(codec.encode(e, FH))
+          b[6 + 1 + Buffer.byteLength(e.postId)] = r.int(3, 63) * 2
+          return { value: b }
+        }
+        if (x === 2) {
+          // A valid record of a known schema that is not a firehose event.
+          const f = r.bool() ? files.get('VideoFeatures.avsc')! : files.get('BrandAlert.avsc')!
+          return { value: frame(f.id, f.type.toBuffer(f.file === 'BrandAlert.avsc' ? brandAlert(r) : videoFeatures(r))) }
+        }
+        // A long beyond 2^52 in Engagement.at.
+        const e = engagement(r)
+        const t = files.get('Engagement.avsc')!
+        const big = r.bool() ? 2 ** 52 + r.int(0, 1e6) : -(2 ** 52) - r.int(1, 1e6)
+        const head = Buffer.from([0, 0, 0, 0, t.id, ...varint(Buffer.byteLength(e.postId)), ...Buffer.from(e.postId), 0, 0])
+        return { value: Buffer.concat([head, Buffer.from(varint(big)), Buffer.from([0, 2, 0x61, 0])]) }
+      },
+    },
+    {
+      kind: 'absurd timestamp', code: 'INPUT_BAD_TIMESTAMP', make: () => {
+        const topic = r.bool(0.7) ? FH : JS
+        const t = r.bool() ? r.int(-(2 ** 50), MIN_TS - 1) : r.int(now + skewMs + 1, 2 ** 50)
+        return { value: codec.encode(withTime(event(r), t), topic), topic }
+      },
+    },
+    {
+      kind: 'oversized', code: 'INPUT_OVERSIZED', make: () => {
+        if (r.bool()) return { value: r.bytes(r.int(maxBytes + 1, maxBytes + over)), topic: either() }
+        return { value: codec.encode({ ...post(r), caption: 'x'.repeat(maxBytes) }, FH) }
+      },
+    },
+    {
+      kind: 'JSON missing or wrong field', code: 'INPUT_SCHEMA_MISMATCH', make: () => {
+        const e = event(r) as unknown as Record<string, unknown>
+        const required = Object.keys(e).filter((k) => !['soundId', 'embedding', 'watchTimeSec', 'commentText', 'displayName'].includes(k))
+        const k = r.pick(required)
+        if (r.bool()) delete e[k]
+        // Values no required field accepts (a string or a number would be valid for some of them).
+        else e[k] = r.pick([{}, true, null])
+        return { value: Buffer.from(JSON.stringify(e)), topic: JS }
+      },
+    },
+    {
+      kind: 'JSON syntax', code: 'INPUT_MALFORMED', make: () => {
+        const s = JSON.stringify(event(r))
+        // A strict prefix of a JSON object is never valid JSON; neither is Avro on a JSON topic.
+        return { value: r.bool() ? Buffer.from(s.slice(0, r.int(0, s.length - 1))) : good(), topic: JS }
+      },
+    },
+    {
+      kind: 'hostile block count', code: 'INPUT_MALFORMED', make: () => {
+        // PostPublished.hashtags claiming far more items than bytes left.
+        const p = post(r)
+        const n = r.int(100, 2 ** 50)
+        const head = Buffer.concat([
+          Buffer.from(varint(Buffer.byteLength(p.postId))), Buffer.from(p.postId), Buffer.from([0]),
+          Buffer.from(varint(Buffer.byteLength(p.creatorId))), Buffer.from(p.creatorId),
+          Buffer.from(varint(p.creatorFollowers)), Buffer.from(varint(p.postedAt)), Buffer.from([0]),
+        ])
+        return { value: Buffer.concat([Buffer.from([0, 0, 0, 0, 1, 0]), head, Buffer.from(varint(r.bool() ? n : -n)), r.bytes(r.int(0, 40))]) }
+      },
+    },
+  ]
 }

@@ -14,11 +14,10 @@ import { Runner } from '../../streams/runner.ts'
 import { Topology } from '../../streams/topology.ts'
 import { CollectSink } from '../../sinks/memory.ts'
 import { DEAD_LETTER_CODE_HEADER, KafkaDeadLetterSink, deadLetterKey } from '../../sinks/kafka/dead-letters.ts'
-import { FirehoseCodec, deadLetterCodec, frame } from '../../schemas/codec.ts'
+import { FirehoseCodec, deadLetterCodec } from '../../schemas/codec.ts'
 import type { FirehoseEvent } from '../../schemas/events.ts'
-import { loadSchemaFiles } from '../../schemas/registry.ts'
 import type { DeadLetter } from '../../streams/types.ts'
-import { MIN_TS, NOW, Rng, brandAlert, engagement, event, post, varint, videoFeatures } from '../schemas/generators.ts'
+import { NOW, Rng, badKinds, event } from '../schemas/generators.ts'
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1'
 
@@ -45,79 +44,14 @@ after(async () => { await mock?.stop() })
 /** Good Avro events and PER_KIND of every bad kind, shuffled. Each bad case knows the code it must get. */
 function cases(codec: FirehoseCodec): Case[] {
   const r = new Rng(SEED)
-  const files = new Map(loadSchemaFiles().map((f) => [f.file, f]))
-  const knownIds = new Set([...files.values()].map((f) => f.id))
   const out: Case[] = []
-  const good = () => codec.encode(event(r), FH)
-  const add = (kind: string, code: string, make: () => { value: Buffer | null; topic?: string }) => {
-    for (let i = 0; i < PER_KIND; i++) { const m = make(); out.push({ topic: m.topic ?? FH, value: m.value, kind, code }) }
+  const add = (kind: string, code: string, make: () => { value: Uint8Array | null; topic?: string }) => {
+    for (let i = 0; i < PER_KIND; i++) { const m = make(); out.push({ topic: m.topic ?? FH, value: m.value === null ? null : Buffer.from(m.value), kind, code }) }
   }
-  const withTime = (e: FirehoseEvent, t: number): FirehoseEvent => (e.kind === 'post' ? { ...e, postedAt: t } : { ...e, at: t })
 
   for (let i = 0; i < GOOD; i++) { const e = event(r); out.push({ topic: FH, value: codec.encode(e, FH), good: e }) }
 
-  add('null value', 'INPUT_MALFORMED', () => ({ value: null }))
-  add('short header', 'INPUT_MALFORMED', () => { const b = r.bytes(r.int(1, 4)); if (r.bool()) b[0] = 0; return { value: b } })
-  add('bad magic', 'INPUT_MALFORMED', () => { const b = Buffer.from(good()); b[0] = r.int(1, 255); return { value: b } })
-  add('truncated', 'INPUT_MALFORMED', () => { const b = good(); return { value: b.subarray(0, r.int(5, b.length - 1)) } })
-  add('trailing garbage', 'INPUT_MALFORMED', () => ({ value: Buffer.concat([good(), r.bytes(r.int(1, 16))]) }))
-  add('unknown schema id', 'INPUT_UNKNOWN_SCHEMA', () => {
-    const b = Buffer.from(good())
-    let id: number
-    do { id = r.bool(0.5) ? r.int(-(2 ** 31), 2 ** 31 - 1) : r.int(0, 200) } while (knownIds.has(id))
-    b.writeInt32BE(id, 1)
-    return { value: b }
-  })
-  add('record does not match its schema', 'INPUT_SCHEMA_MISMATCH', () => {
-    const x = r.int(0, 3)
-    if (x === 0) { const b = Buffer.from(good()); b[5] = r.bool() ? r.int(3, 63) * 2 : r.int(0, 63) * 2 + 1; return { value: b } }
-    if (x === 1) {
-      const e = engagement(r)
-      const b = Buffer.from(codec.encode(e, FH))
-      b[6 + 1 + Buffer.byteLength(e.postId)] = r.int(3, 63) * 2
-      return { value: b }
-    }
-    if (x === 2) {
-      const f = r.bool() ? files.get('VideoFeatures.avsc')! : files.get('BrandAlert.avsc')!
-      return { value: frame(f.id, f.type.toBuffer(f.file === 'BrandAlert.avsc' ? brandAlert(r) : videoFeatures(r))) }
-    }
-    const e = engagement(r)
-    const t = files.get('Engagement.avsc')!
-    const big = r.bool() ? 2 ** 52 + r.int(0, 1e6) : -(2 ** 52) - r.int(1, 1e6)
-    const head = Buffer.from([0, 0, 0, 0, t.id, ...varint(Buffer.byteLength(e.postId)), ...Buffer.from(e.postId), 0, 0])
-    return { value: Buffer.concat([head, Buffer.from(varint(big)), Buffer.from([0, 2, 0x61, 0])]) }
-  })
-  add('absurd timestamp', 'INPUT_BAD_TIMESTAMP', () => {
-    const topic = r.bool(0.7) ? FH : JSON_TOPIC
-    const t = r.bool() ? r.int(-(2 ** 50), MIN_TS - 1) : r.int(NOW + SKEW + 1, 2 ** 50)
-    return { value: codec.encode(withTime(event(r), t), topic), topic }
-  })
-  add('oversized', 'INPUT_OVERSIZED', () => {
-    if (r.bool()) return { value: r.bytes(r.int(MAX_BYTES + 1, MAX_BYTES + 256)), topic: r.bool() ? FH : JSON_TOPIC }
-    return { value: codec.encode({ ...post(r), caption: 'x'.repeat(MAX_BYTES) }, FH) }
-  })
-  add('JSON missing or wrong field', 'INPUT_SCHEMA_MISMATCH', () => {
-    const e = event(r) as unknown as Record<string, unknown>
-    const required = Object.keys(e).filter((k) => !['soundId', 'embedding', 'watchTimeSec', 'commentText', 'displayName'].includes(k))
-    const k = r.pick(required)
-    if (r.bool()) delete e[k]
-    else e[k] = r.pick([{}, true, null])
-    return { value: Buffer.from(JSON.stringify(e)), topic: JSON_TOPIC }
-  })
-  add('JSON syntax', 'INPUT_MALFORMED', () => {
-    const s = JSON.stringify(event(r))
-    return { value: r.bool() ? Buffer.from(s.slice(0, r.int(0, s.length - 1))) : good(), topic: JSON_TOPIC }
-  })
-  add('hostile block count', 'INPUT_MALFORMED', () => {
-    const p = post(r)
-    const n = r.int(100, 2 ** 50)
-    const head = Buffer.concat([
-      Buffer.from(varint(Buffer.byteLength(p.postId))), Buffer.from(p.postId), Buffer.from([0]),
-      Buffer.from(varint(Buffer.byteLength(p.creatorId))), Buffer.from(p.creatorId),
-      Buffer.from(varint(p.creatorFollowers)), Buffer.from(varint(p.postedAt)), Buffer.from([0]),
-    ])
-    return { value: Buffer.concat([Buffer.from([0, 0, 0, 0, 1, 0]), head, Buffer.from(varint(r.bool() ? n : -n)), r.bytes(r.int(0, 40))]) }
-  })
+  for (const k of badKinds(r, { codec, avroTopic: FH, jsonTopic: JSON_TOPIC, maxBytes: MAX_BYTES, skewMs: SKEW, oversizeBy: 256 })) add(k.kind, k.code, k.make)
   for (let i = out.length - 1; i > 0; i--) { const j = r.int(0, i); [out[i], out[j]] = [out[j]!, out[i]!] }
   return out
 }
