@@ -2,7 +2,9 @@
 // schemas/api/ws-messages.schema.json, is generated from these (schemas/api/generate.ts) and
 // tests/server/schemas.test.ts fails when the two disagree. docs/api.md describes the protocol.
 //
-// Every message is one JSON text frame with a `type`. Data messages also carry the `stream` they
+// Every message is one JSON text frame with a `type`, except that a subscription with `batch: true`
+// gets its data messages as `batch` frames: {"type":"batch","messages":[<trend|score|alert>, ...]},
+// the messages one publish delivers to it, each with its own stream and seq, in order. Data messages also carry the `stream` they
 // belong to and that stream's sequence number `seq` (+1 per message of the stream within an epoch;
 // numbers skipped in what a client sees are messages its filter excluded). Each stream's `epoch`
 // names a run of its publisher: when it changes, sequence numbers start again and a client's old
@@ -41,6 +43,7 @@ export const SubscribeMessage = z.strictObject({
     scores: ResumePoint.optional(),
     alerts: ResumePoint.optional(),
   }).optional().describe('per stream, the last message seen: replay what was missed since'),
+  batch: z.boolean().default(false).describe('true: data messages (live and replayed) come in batch messages, one frame per publish (e.g. per trend window) instead of one per message'),
 }).register(apiRegistry, { id: 'SubscribeMessage', description: 'Start (or replace) the subscription of this connection.' })
 
 export const UnsubscribeMessage = z.strictObject({ type: z.literal('unsubscribe') }).register(apiRegistry, { id: 'UnsubscribeMessage' })
@@ -70,12 +73,18 @@ export const SubscribedMessage = z.object({
   type: z.literal('subscribed'),
   streams: z.array(StreamNameSchema),
   filter: FeedFilterSchema,
+  batch: z.boolean().describe('whether data messages come in batch messages'),
   replayed: z.object({ trends: z.number().int(), scores: z.number().int(), alerts: z.number().int() }).describe('messages replayed from the buffer, per stream, sent before this one'),
 }).register(apiRegistry, { id: 'SubscribedMessage' })
 
 export const TrendMessage = z.object({ type: z.literal('trend'), stream: z.literal('trends'), seq, data: TrendSignalSchema }).register(apiRegistry, { id: 'TrendMessage' })
 export const ScoreMessage = z.object({ type: z.literal('score'), stream: z.literal('scores'), seq, data: ViralityScoreSchema }).register(apiRegistry, { id: 'ScoreMessage' })
 export const AlertMessage = z.object({ type: z.literal('alert'), stream: z.literal('alerts'), seq, data: BrandAlertSchema }).register(apiRegistry, { id: 'AlertMessage' })
+
+export const BatchMessage = z.object({
+  type: z.literal('batch'),
+  messages: z.array(z.discriminatedUnion('type', [TrendMessage, ScoreMessage, AlertMessage])).min(1).describe('data messages in order (per stream by seq); each is exactly what an unbatched subscription gets as a frame of its own'),
+}).register(apiRegistry, { id: 'BatchMessage', description: 'Only to subscriptions with batch: true — the data messages of one publish (e.g. one trend window) in one frame.' })
 
 export const GapMessage = z.object({
   type: z.literal('gap'),
@@ -101,7 +110,7 @@ export const ErrorMessage = z.object({
 }).register(apiRegistry, { id: 'ErrorMessage', description: 'A client message was refused; the connection stays open.' })
 
 export const ServerMessageSchema = z.discriminatedUnion('type', [
-  WelcomeMessage, SubscribedMessage, TrendMessage, ScoreMessage, AlertMessage, GapMessage, CoalescedMessage, PongMessage, ErrorMessage,
+  WelcomeMessage, SubscribedMessage, TrendMessage, ScoreMessage, AlertMessage, BatchMessage, GapMessage, CoalescedMessage, PongMessage, ErrorMessage,
 ]).register(apiRegistry, { id: 'ServerMessage' })
 export type ServerMessage = z.output<typeof ServerMessageSchema>
 

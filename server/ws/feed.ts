@@ -5,8 +5,14 @@
 // client sends `subscribe` with streams, filters and optionally where to resume; the server replays
 // what it still has (or sends `gap`), confirms with `subscribed`, then streams live messages.
 //
-// Sends never wait. Each message is serialised once and handed to ws.send() for every matching
-// client. A client whose socket buffer (ws.bufferedAmount) is over softBufferBytes is "slow": from
+// Batching (opt-in per subscription, `batch: true`): the data messages one publish delivers to a
+// client go out as one `batch` frame (its messages keep their own stream and seq), so a trend window
+// is one frame per client instead of one per update.
+//
+// Sends never wait. Each message is serialised once, to a Buffer, when it is published; clients are
+// grouped by subscription (tenant, streams, filter, batch), the filter is evaluated once per group,
+// and a group's batch frame is built once and the same Buffer handed to ws.send() for each of its
+// clients. Each client's socket is corked for the length of a fan-out (one write per client). A client whose socket buffer (ws.bufferedAmount) is over softBufferBytes is "slow": from
 // then on its messages are held instead — the latest per entity for trends and per post for scores
 // (older ones are dropped and counted), every alert — and flushed when its buffer falls under half
 // the soft limit, preceded by a `coalesced` notice. A client over hardBufferBytes, holding more than
@@ -43,6 +49,8 @@ export const feedOptionsSchema = z.strictObject({
   flushIntervalMs: z.number().int().min(1).default(50),
   maxConnectionsPerTenant: z.number().int().min(1).default(50),
   maxPayloadBytes: z.number().int().min(256).default(64 * 1024),
+  /** most messages in one `batch` frame (more go out as several) */
+  maxBatchMessages: z.number().int().min(1).default(1_000),
   /** after a close frame, how long a client gets before the socket is destroyed */
   closeGraceMs: z.number().int().min(1).default(5_000),
 })
@@ -83,7 +91,19 @@ export interface FeedMetrics {
 interface Sub {
   streams: Set<StreamName>
   filter: FeedFilter
+  batch: boolean
   watch: { version: number; hashtags: Set<string>; terms: Set<string> } | null
+}
+
+/**
+ * Clients whose subscriptions are the same (tenant, streams, filter, batch) see exactly the same
+ * messages: matched once per publish, framed once. `sub` is the first subscriber's (same filter).
+ */
+interface Group {
+  key: string
+  tenantId: string
+  sub: Sub
+  clients: Set<Client>
 }
 
 interface Client {
@@ -92,6 +112,7 @@ interface Client {
   principal: FeedPrincipal
   alive: boolean
   sub: Sub | null
+  group: Group | null
   slowSince: number
   held: Map<string, FeedEntry>
   heldAlerts: FeedEntry[]
@@ -108,6 +129,16 @@ function rawSocket(ws: WebSocket): { cork(): void; uncork(): void } | null {
 }
 
 const MESSAGE_TYPE: Record<StreamName, string> = { trends: 'trend', scores: 'score', alerts: 'alert' }
+const BATCH_HEAD = Buffer.from('{"type":"batch","messages":[')
+const BATCH_SEP = Buffer.from(',')
+const BATCH_TAIL = Buffer.from(']}')
+const TEXT = { binary: false } as const
+
+/** Group key: the same for subscriptions that match the same messages (filter keys in a fixed order). */
+function groupKey(tenantId: string, sub: Sub): string {
+  const f = sub.filter as Record<string, unknown>
+  return `${tenantId}\n${sub.batch ? 1 : 0}\n${[...sub.streams].sort().join(',')}\n${JSON.stringify(f, Object.keys(f).sort())}`
+}
 
 export class LiveFeed {
   readonly opts: z.output<typeof feedOptionsSchema>
@@ -116,11 +147,12 @@ export class LiveFeed {
   private readonly perTenant = new Map<string, number>()
   private readonly buffers: Record<StreamName, ReplayBuffer>
   private readonly slow = new Set<Client>()
+  private readonly groups = new Map<string, Group>()
   private heartbeat: NodeJS.Timeout
   private flusher: NodeJS.Timeout | null = null
   private closed = false
   /** counters since start (also on /metrics) */
-  readonly stats = { coalesced: 0, slowClosed: 0, deadTerminated: 0 }
+  readonly stats = { coalesced: 0, slowClosed: 0, deadTerminated: 0, /** data frames written (a batch is one) */ frames: 0 }
 
   constructor(options: FeedOptionsInput, private readonly deps: FeedDeps, epochs: Partial<Record<StreamName, string>> = {}) {
     this.opts = parseOptions('live feed', feedOptionsSchema, options)
@@ -166,7 +198,7 @@ export class LiveFeed {
 
   private onConnection(ws: WebSocket, principal: FeedPrincipal): void {
     const c: Client = {
-      id: randomBytes(6).toString('hex'), ws, principal, alive: true, sub: null, slowSince: 0,
+      id: randomBytes(6).toString('hex'), ws, principal, alive: true, sub: null, group: null, slowSince: 0,
       held: new Map(), heldAlerts: [], dropped: { trends: 0, scores: 0 }, closing: false, corkedBytes: -1,
     }
     this.clients.add(c)
@@ -185,6 +217,7 @@ export class LiveFeed {
   private forget(c: Client): void {
     if (!this.clients.delete(c)) return
     this.slow.delete(c)
+    this.leave(c)
     const n = (this.perTenant.get(c.principal.tenantId) ?? 1) - 1
     if (n <= 0) this.perTenant.delete(c.principal.tenantId)
     else this.perTenant.set(c.principal.tenantId, n)
@@ -218,15 +251,15 @@ export class LiveFeed {
     }
     const m = r.data
     if (m.type === 'ping') { this.direct(c, JSON.stringify(m.id === undefined ? { type: 'pong' } : { type: 'pong', id: m.id })); return }
-    if (m.type === 'unsubscribe') { c.sub = null; return }
+    if (m.type === 'unsubscribe') { this.leave(c); return }
     const wait = this.deps.rateLimit(c.principal)
     if (wait !== null) { this.deps.metrics?.rateLimited(); this.error(c, 'rate_limited', `rate limit exceeded; retry in ${wait} s`); return }
     if (m.filter.brandId !== undefined && !this.deps.ownsBrand(c.principal.tenantId, m.filter.brandId)) {
       this.error(c, 'not_found', `filter.brandId: brand "${m.filter.brandId}" not found`, 'filter.brandId')
       return
     }
-    const sub: Sub = { streams: new Set(m.streams), filter: m.filter, watch: null }
-    c.sub = sub
+    const sub: Sub = { streams: new Set(m.streams), filter: m.filter, batch: m.batch, watch: null }
+    this.join(c, sub)
     this.corked = []
     try {
       this.replay(c, sub, m.resume)
@@ -251,14 +284,32 @@ export class LiveFeed {
         this.direct(c, JSON.stringify({ type: 'gap', stream: s, reason: 'evicted', from: after + 1, to, epoch: buf.epoch }))
         this.deps.metrics?.gap(s, 'evicted')
       }
-      for (const e of buf.after(after)) {
-        if (!this.matches(c, sub, e)) continue
-        this.send(c, e)
-        replayed[s]++
-      }
+      const missed: FeedEntry[] = []
+      for (const e of buf.after(after)) if (this.matches(c.principal.tenantId, sub, e)) missed.push(e)
+      if (sub.batch) { if (missed.length > 0) this.sendBatch(c, missed, this.batchFrames(missed)) } else for (const e of missed) this.send(c, e)
+      replayed[s] = missed.length
       if (replayed[s] > 0) this.deps.metrics?.replayed(s, replayed[s])
     }
-    this.direct(c, JSON.stringify({ type: 'subscribed', streams: [...sub.streams], filter: sub.filter, replayed }))
+    this.direct(c, JSON.stringify({ type: 'subscribed', streams: [...sub.streams], filter: sub.filter, batch: sub.batch, replayed }))
+  }
+
+  private join(c: Client, sub: Sub): void {
+    this.leave(c)
+    const key = groupKey(c.principal.tenantId, sub)
+    let g = this.groups.get(key)
+    if (!g) this.groups.set(key, (g = { key, tenantId: c.principal.tenantId, sub, clients: new Set() }))
+    g.clients.add(c)
+    c.group = g
+    c.sub = sub
+  }
+
+  private leave(c: Client): void {
+    const g = c.group
+    c.group = null
+    c.sub = null
+    if (!g) return
+    g.clients.delete(c)
+    if (g.clients.size === 0) this.groups.delete(g.key)
   }
 
   // --- publishing ---------------------------------------------------------------------------------
@@ -291,27 +342,69 @@ export class LiveFeed {
   }
 
   private fanOut(records: readonly FeedRecord[], sent: Record<StreamName, number>): void {
+    // Runs of entries between gaps go out together (a gap notice must come between the messages
+    // before and after it).
+    let run: FeedEntry[] = []
     for (const r of records) {
       const buf = this.buffers[r.stream]
       if (r.epoch !== buf.epoch) {
         // The publisher restarted: its sequence numbers began again.
         const had = buf.length > 0 || buf.last > 0
         buf.reset(r.epoch)
-        if (had) this.broadcastGap(r.stream, { reason: 'epoch', from: null, to: null })
+        if (had) { this.deliver(run, sent); run = []; this.broadcastGap(r.stream, { reason: 'epoch', from: null, to: null }) }
       } else if (r.seq <= buf.last) {
         continue // already seen (a replay of the bus)
       } else if (buf.last > 0 && r.seq !== buf.last + 1) {
+        this.deliver(run, sent)
+        run = []
         this.broadcastGap(r.stream, { reason: 'evicted', from: buf.last + 1, to: r.seq - 1 })
       }
       const e = this.entry(r)
       if (!e) continue
       buf.push(e)
-      for (const c of this.clients) {
-        if (!c.sub || !c.sub.streams.has(r.stream) || !this.matches(c, c.sub, e)) continue
-        this.send(c, e)
-        sent[r.stream]++
-      }
+      run.push(e)
     }
+    this.deliver(run, sent)
+  }
+
+  /** Entries (in sequence order per stream) to every group that matches them: matched and framed once per group. */
+  private deliver(run: readonly FeedEntry[], sent: Record<StreamName, number>): void {
+    if (run.length === 0) return
+    for (const g of this.groups.values()) {
+      const sub = g.sub
+      const matched: FeedEntry[] = []
+      const per = { trends: 0, scores: 0, alerts: 0 }
+      for (const e of run) {
+        if (!sub.streams.has(e.stream) || !this.matches(g.tenantId, sub, e)) continue
+        matched.push(e)
+        per[e.stream]++
+      }
+      if (matched.length === 0) continue
+      const frames = sub.batch ? this.batchFrames(matched) : null
+      for (const c of g.clients) {
+        if (frames) this.sendBatch(c, matched, frames)
+        else for (const e of matched) this.send(c, e)
+      }
+      for (const s of STREAMS) sent[s] += per[s] * g.clients.size
+    }
+  }
+
+  /** `batch` frames of entries, at most maxBatchMessages each: the messages' own bytes, concatenated. */
+  private batchFrames(entries: readonly FeedEntry[]): Buffer[] {
+    const out: Buffer[] = []
+    const max = this.opts.maxBatchMessages
+    for (let i = 0; i < entries.length; i += max) {
+      const n = Math.min(max, entries.length - i)
+      const parts: Buffer[] = new Array(2 * n + 1)
+      parts[0] = BATCH_HEAD
+      for (let k = 0; k < n; k++) {
+        if (k > 0) parts[2 * k] = BATCH_SEP
+        parts[2 * k + 1] = entries[i + k].frame
+      }
+      parts[2 * n] = BATCH_TAIL
+      out.push(Buffer.concat(parts))
+    }
+    return out
   }
 
   /** The bus lost records (e.g. a Redis backlog trimmed past this process's position). */
@@ -327,24 +420,24 @@ export class LiveFeed {
   }
 
   private entry(r: FeedRecord): FeedEntry | null {
-    const json = `{"type":"${MESSAGE_TYPE[r.stream]}","stream":"${r.stream}","seq":${r.seq},"data":${JSON.stringify(r.data)}}`
-    const bytes = Buffer.byteLength(json)
+    const frame = Buffer.from(`{"type":"${MESSAGE_TYPE[r.stream]}","stream":"${r.stream}","seq":${r.seq},"data":${JSON.stringify(r.data)}}`)
+    const bytes = frame.length
     if (r.stream === 'trends') {
       const t = r.data as TrendSignal
       const ek = entityKey(t.entityType, t.entity)
-      return { stream: r.stream, seq: r.seq, json, bytes, platform: t.platform, entityType: t.entityType, entityKey: ek, score: t.score, brandId: null, tenantId: null, coalesceKey: `t|${t.entityType}|${t.platform}|${ek}` }
+      return { stream: r.stream, seq: r.seq, frame, bytes, platform: t.platform, entityType: t.entityType, entityKey: ek, score: t.score, brandId: null, tenantId: null, coalesceKey: `t|${t.entityType}|${t.platform}|${ek}` }
     }
     if (r.stream === 'scores') {
       const s = r.data as ViralityScore
-      return { stream: r.stream, seq: r.seq, json, bytes, platform: s.platform, entityType: null, entityKey: null, score: s.probTop1Pct, brandId: null, tenantId: null, coalesceKey: `s|${s.postId}` }
+      return { stream: r.stream, seq: r.seq, frame, bytes, platform: s.platform, entityType: null, entityKey: null, score: s.probTop1Pct, brandId: null, tenantId: null, coalesceKey: `s|${s.postId}` }
     }
     const a = r.data as BrandAlert
-    return { stream: r.stream, seq: r.seq, json, bytes, platform: null, entityType: null, entityKey: null, score: 0, brandId: a.brandId, tenantId: this.deps.brandTenant(a.brandId), coalesceKey: `a|${a.alertId}` }
+    return { stream: r.stream, seq: r.seq, frame, bytes, platform: null, entityType: null, entityKey: null, score: 0, brandId: a.brandId, tenantId: this.deps.brandTenant(a.brandId), coalesceKey: `a|${a.alertId}` }
   }
 
-  private matches(c: Client, sub: Sub, e: FeedEntry): boolean {
+  private matches(tenantId: string, sub: Sub, e: FeedEntry): boolean {
     const f = sub.filter
-    if (e.stream === 'alerts') return e.tenantId === c.principal.tenantId && (f.brandId === undefined || f.brandId === e.brandId)
+    if (e.stream === 'alerts') return e.tenantId === tenantId && (f.brandId === undefined || f.brandId === e.brandId)
     if (f.platforms && !f.platforms.includes(e.platform as never)) return false
     if (e.stream === 'scores') return f.minProbability === undefined || e.score >= f.minProbability
     if (f.entityTypes && !f.entityTypes.includes(e.entityType as never)) return false
@@ -369,36 +462,57 @@ export class LiveFeed {
 
   // --- slow clients ---------------------------------------------------------------------------------
 
+  /** One message to one client: written now, or held when the client is slow. */
   private send(c: Client, e: FeedEntry): void {
-    const ws = c.ws
-    if (ws.readyState !== WebSocket.OPEN || c.closing) return
-    if (c.slowSince === 0) {
-      const own = c.corkedBytes > 0 ? c.corkedBytes : 0
-      if (ws.bufferedAmount - own <= this.opts.softBufferBytes) {
-        if (this.corked && c.corkedBytes < 0) {
-          rawSocket(ws)?.cork()
-          c.corkedBytes = 0
-          this.corked.push(c)
+    if (c.ws.readyState !== WebSocket.OPEN || c.closing) return
+    if (this.admit(c)) this.write(c, e.frame)
+    else this.hold(c, [e])
+  }
+
+  /** A batch subscription's messages of one publish: its frames written now, or the messages held. */
+  private sendBatch(c: Client, entries: readonly FeedEntry[], frames: readonly Buffer[]): void {
+    if (c.ws.readyState !== WebSocket.OPEN || c.closing) return
+    if (this.admit(c)) for (const f of frames) this.write(c, f)
+    else this.hold(c, entries)
+  }
+
+  /** May the client be written to now? Turns it slow when its buffer (apart from this fan-out's own bytes) is over the soft limit. */
+  private admit(c: Client): boolean {
+    if (c.slowSince !== 0) return false
+    const own = c.corkedBytes > 0 ? c.corkedBytes : 0
+    if (c.ws.bufferedAmount - own <= this.opts.softBufferBytes) return true
+    c.slowSince = Date.now()
+    this.slow.add(c)
+    this.stats.coalesced++
+    this.deps.metrics?.slow('coalesced')
+    if (!this.flusher) this.flusher = setInterval(() => this.flush(), this.opts.flushIntervalMs)
+    return false
+  }
+
+  /** One text frame from a Buffer shared by every client it goes to; the socket is corked until the fan-out ends. */
+  private write(c: Client, frame: Buffer): void {
+    if (this.corked && c.corkedBytes < 0) {
+      rawSocket(c.ws)?.cork()
+      c.corkedBytes = 0
+      this.corked.push(c)
+    }
+    c.ws.send(frame, TEXT)
+    this.stats.frames++
+    if (c.corkedBytes >= 0) c.corkedBytes += frame.length
+  }
+
+  private hold(c: Client, entries: readonly FeedEntry[]): void {
+    for (const e of entries) {
+      if (e.stream === 'alerts') c.heldAlerts.push(e)
+      else {
+        if (c.held.has(e.coalesceKey)) {
+          c.dropped[e.stream as 'trends' | 'scores']++
+          c.held.delete(e.coalesceKey)
         }
-        ws.send(e.json)
-        if (c.corkedBytes >= 0) c.corkedBytes += e.bytes
-        return
+        c.held.set(e.coalesceKey, e)
       }
-      c.slowSince = Date.now()
-      this.slow.add(c)
-      this.stats.coalesced++
-      this.deps.metrics?.slow('coalesced')
-      if (!this.flusher) this.flusher = setInterval(() => this.flush(), this.opts.flushIntervalMs)
     }
-    if (e.stream === 'alerts') c.heldAlerts.push(e)
-    else {
-      if (c.held.has(e.coalesceKey)) {
-        c.dropped[e.stream as 'trends' | 'scores']++
-        c.held.delete(e.coalesceKey)
-      }
-      c.held.set(e.coalesceKey, e)
-    }
-    if (ws.bufferedAmount - Math.max(0, c.corkedBytes) > this.opts.hardBufferBytes) this.dropSlow(c, `send buffer over ${this.opts.hardBufferBytes} bytes`)
+    if (c.ws.bufferedAmount - Math.max(0, c.corkedBytes) > this.opts.hardBufferBytes) this.dropSlow(c, `send buffer over ${this.opts.hardBufferBytes} bytes`)
     else if (c.held.size + c.heldAlerts.length > this.opts.maxHeldMessages) this.dropSlow(c, `more than ${this.opts.maxHeldMessages} messages held`)
   }
 
@@ -412,10 +526,14 @@ export class LiveFeed {
         continue
       }
       // Caught up: what was held goes out, in sequence order per stream, alerts first.
+      const socket = rawSocket(c.ws)
+      socket?.cork()
       if (c.dropped.trends + c.dropped.scores > 0) c.ws.send(JSON.stringify({ type: 'coalesced', dropped: c.dropped }))
-      for (const e of c.heldAlerts) c.ws.send(e.json)
       const held = [...c.held.values()].sort((a, b) => (a.stream === b.stream ? a.seq - b.seq : a.stream < b.stream ? -1 : 1))
-      for (const e of held) c.ws.send(e.json)
+      const out = c.heldAlerts.length > 0 ? [...c.heldAlerts, ...held] : held
+      if (c.sub?.batch) { if (out.length > 0) for (const f of this.batchFrames(out)) { c.ws.send(f, TEXT); this.stats.frames++ } }
+      else for (const e of out) { c.ws.send(e.frame, TEXT); this.stats.frames++ }
+      socket?.uncork()
       c.held.clear()
       c.heldAlerts = []
       c.dropped = { trends: 0, scores: 0 }

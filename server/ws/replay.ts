@@ -6,9 +6,9 @@ import type { StreamName } from '../../schemas/api/ws.ts'
 export interface FeedEntry {
   stream: StreamName
   seq: number
-  /** the client message, serialised once for every client */
-  json: string
-  /** UTF-8 length of json */
+  /** the client message (UTF-8 JSON), serialised once for every client and every batch it goes into */
+  frame: Buffer
+  /** frame.length */
   bytes: number
   platform: string | null
   entityType: string | null

@@ -69,6 +69,8 @@ export class FeedClient {
   private cursor = 0
   private waiters: Array<() => void> = []
   closed: { code: number; reason: string } | null = null
+  /** the type of every frame received, in order ("batch:<n>" for a batch of n messages) */
+  readonly frames: string[] = []
   /** every frame is checked against the protocol's schema; violations collect here */
   readonly invalid: unknown[] = []
 
@@ -81,7 +83,10 @@ export class FeedClient {
     this.ws.on('message', (d) => {
       const m = JSON.parse(String(d))
       if (!ServerMessageSchema.safeParse(m).success) this.invalid.push(m)
-      this.messages.push(m)
+      this.frames.push(m.type === 'batch' ? `batch:${m.messages?.length}` : m.type)
+      // a batch frame's messages are taken one by one, like unbatched ones
+      if (m.type === 'batch' && Array.isArray(m.messages)) this.messages.push(...m.messages)
+      else this.messages.push(m)
       this.wake()
     })
     this.ws.on('close', (code, reason) => { this.closed = { code, reason: reason.toString() }; this.wake() })

@@ -22,15 +22,21 @@ test('feed messages: examples from docs/api.md parse; wrong ones are refused', (
     { type: 'subscribe', streams: ['trends'], filter: { platforms: ['tiktok'], minScore: 3, brandId: 'brd_x' }, resume: { trends: { epoch: '1717200000000', seq: 41 } } },
     { type: 'unsubscribe' },
     { type: 'ping', id: '7' },
+    { type: 'subscribe', streams: ['trends'], batch: true },
   ]) assert.ok(ClientMessageSchema.safeParse(m).success, JSON.stringify(m))
   for (const m of [
     { type: 'subscribe', streams: [] },
     { type: 'subscribe', streams: ['gossip'] },
     { type: 'subscribe', filter: { colour: 'red' } },
     { type: 'subscribe', resume: { trends: { seq: 1 } } },
+    { type: 'subscribe', batch: 'yes' },
     { type: 'hello' },
   ]) assert.equal(ClientMessageSchema.safeParse(m).success, false, JSON.stringify(m))
   const gap = { type: 'gap', stream: 'alerts', reason: 'evicted', from: 6, to: 10, epoch: 'e' }
   assert.ok(ServerMessageSchema.safeParse(gap).success)
   assert.equal(ServerMessageSchema.safeParse({ ...gap, reason: 'because' }).success, false)
+  const alert = { type: 'alert', stream: 'alerts', seq: 3, data: { alertId: 'a', brandId: 'b', rule: 'crisis', entity: 'x', postId: null, severity: 'warning', reason: 'r', at: 0 } }
+  assert.ok(ServerMessageSchema.safeParse({ type: 'batch', messages: [alert] }).success)
+  assert.equal(ServerMessageSchema.safeParse({ type: 'batch', messages: [] }).success, false, 'never empty')
+  assert.equal(ServerMessageSchema.safeParse({ type: 'batch', messages: [gap] }).success, false, 'data messages only')
 })

@@ -107,6 +107,67 @@ test('feed: a reconnecting client gets what it missed from the replay buffer, a 
   c4.close()
 }, { feed: { replayPerStream: 5 } }))
 
+test('feed: a batch subscription gets the messages of one publish in one frame, seq by seq; replay too; others are unchanged', () => withServer(async (s) => {
+  const a = await tenant(s, 'A')
+  const open = async (batch: boolean | undefined, filter: object, resume?: object) => {
+    const c = new FeedClient(s.wsUrl, a.key)
+    const w = await c.next((m) => m.type === 'welcome')
+    c.send({ type: 'subscribe', streams: ['trends', 'alerts'], filter, ...(batch === undefined ? {} : { batch }), ...(resume ? { resume } : {}) })
+    const sub = await c.next((m) => m.type === 'subscribed')
+    return { c, w, sub }
+  }
+  const b1 = await open(true, { minScore: 5 })
+  const b2 = await open(true, { minScore: 5 })
+  const bAll = await open(true, {})
+  const plain = await open(undefined, { minScore: 5 })
+  assert.equal(b1.sub.batch, true)
+  assert.equal(plain.sub.batch, false, 'batching is opt-in')
+  const frames0 = s.api.feed.stats.frames
+  await publish(s.api.sinks.trends, [signal('t1'), signal('low', { score: 3 }), signal('t3'), signal('t4'), signal('t5')])
+  await plain.c.next((m) => m.type === 'trend' && m.seq === 5)
+  await bAll.c.next((m) => m.type === 'trend' && m.seq === 5)
+  for (const { c } of [b1, b2]) {
+    await c.next((m) => m.type === 'trend' && m.seq === 5)
+    assert.deepEqual(c.frames.slice(-1), ['batch:4'], 'one frame')
+    assert.deepEqual(data(c).map((m) => [m.type, m.stream, m.seq, m.data.entity]), [['trend', 'trends', 1, 't1'], ['trend', 'trends', 3, 't3'], ['trend', 'trends', 4, 't4'], ['trend', 'trends', 5, 't5']])
+  }
+  assert.deepEqual(bAll.c.frames.slice(-1), ['batch:5'])
+  assert.deepEqual(plain.c.frames.slice(-4), ['trend', 'trend', 'trend', 'trend'])
+  assert.deepEqual(data(plain.c).map((m) => m.seq), [1, 3, 4, 5])
+  assert.equal(s.api.feed.stats.frames - frames0, 3 + 4, 'a frame per batch client, a frame per message for the other')
+
+  // a publish that matches nothing sends nothing
+  await publish(s.api.sinks.trends, [signal('low2', { score: 1 })])
+  await bAll.c.next((m) => m.type === 'trend' && m.seq === 6)
+  assert.deepEqual(b1.c.frames.slice(-1), ['batch:4'])
+
+  // resume: the missed messages come as batch frames before "subscribed"; a gap is still its own message
+  b1.c.close()
+  await publish(s.api.sinks.trends, [signal('t7'), signal('t8')])
+  await publish(s.api.sinks.trends, [signal('t9')])
+  const again = await open(true, { minScore: 5 }, { trends: { epoch: b1.w.streams.trends.epoch, seq: 5 } })
+  assert.deepEqual(again.c.frames, ['welcome', 'batch:3', 'subscribed'])
+  assert.equal(again.sub.replayed.trends, 3)
+  assert.deepEqual(data(again.c).map((m) => m.seq), [7, 8, 9])
+  const stale = await open(true, {}, { trends: { epoch: 'an-old-run', seq: 3 } })
+  assert.deepEqual(stale.c.frames, ['welcome', 'gap', 'batch:9', 'subscribed'])
+  for (const c of [b1.c, b2.c, bAll.c, plain.c, again.c, stale.c]) { assert.deepEqual(c.invalid, []); c.close() }
+}))
+
+test('feed: batches are cut at maxBatchMessages', () => withServer(async (s) => {
+  const a = await tenant(s, 'A')
+  const c = new FeedClient(s.wsUrl, a.key)
+  await c.next((m) => m.type === 'welcome')
+  c.send({ type: 'subscribe', streams: ['trends'], batch: true })
+  await c.next((m) => m.type === 'subscribed')
+  await publish(s.api.sinks.trends, Array.from({ length: 7 }, (_, i) => signal(`e${i}`)))
+  await c.next((m) => m.type === 'trend' && m.seq === 7)
+  assert.deepEqual(c.frames.slice(1), ['subscribed', 'batch:3', 'batch:3', 'batch:1'])
+  assert.deepEqual(data(c).map((m) => m.seq), [1, 2, 3, 4, 5, 6, 7])
+  assert.deepEqual(c.invalid, [])
+  c.close()
+}, { feed: { maxBatchMessages: 3 } }))
+
 test('feed: alerts reach only the tenant owning the brand; another tenant\'s brand cannot be subscribed to; the brand watchlist filters trends', () => withServer(async (s) => {
   const a = await tenant(s, 'A')
   const b = await tenant(s, 'B')
@@ -207,12 +268,12 @@ test('feed: a slow client is coalesced, then closed with 1013 and a reason; publ
   fast.close()
 }, { feed: { softBufferBytes: 32 * 1024, maxHeldMessages: 300, closeGraceMs: 5_000 } }))
 
-test('feed: while slow, a client keeps the latest update per entity and every alert; it is told how many were dropped', () => withServer(async (s) => {
+for (const batch of [false, true]) test(`feed: while slow, a client keeps the latest update per entity and every alert; it is told how many were dropped${batch ? ' (batch subscription)' : ''}`, () => withServer(async (s) => {
   const a = await tenant(s, 'A')
   const brand = (await call(s.url, 'POST', '/api/brands', a.key, { name: 'Zestly' })).body
   const c = new FeedClient(s.wsUrl, a.key)
   await c.next((m) => m.type === 'welcome')
-  c.send({ type: 'subscribe', streams: ['trends', 'alerts'] })
+  c.send({ type: 'subscribe', streams: ['trends', 'alerts'], batch })
   await c.next((m) => m.type === 'subscribed')
   ;(c.ws as any)._socket.pause()
   let n = 0
@@ -232,6 +293,7 @@ test('feed: while slow, a client keeps the latest update per entity and every al
   assert.deepEqual(after.filter((m) => m.type === 'alert').map((m) => m.data.alertId), ['al-1', 'al-2'], 'alerts are never coalesced')
   const entities = new Set(data(c).filter((m) => m.type === 'trend').map((m) => m.data.entity))
   assert.equal(entities.size, n + 1, 'every entity arrived (its latest version)')
+  if (batch) assert.ok(c.frames.every((f) => !['trend', 'alert'].includes(f)), 'held messages come in batches too')
   assert.deepEqual(c.invalid, [])
   c.close()
 }, { feed: { softBufferBytes: 16 * 1024, maxHeldMessages: 1_000_000, hardBufferBytes: 1 << 30, maxSlowMs: 60_000 } }))
