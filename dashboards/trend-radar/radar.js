@@ -124,6 +124,15 @@ function wsFeed(url) {
   const connect = () => {
     setConn('off', 'connecting…')
     const ws = new WebSocket(abs)
+    // data messages: one by one, or several in a batch frame (the subscription asks for batches)
+    const apply = (m) => {
+      switch (m.type) {
+        case 'trend': pos.trends.seq = m.seq; applyTrend(m.data); break
+        case 'score': pos.scores.seq = m.seq; applyScore(m.data); break
+        case 'alert': pos.alerts.seq = m.seq; applyAlert(m.data); break
+        default: break
+      }
+    }
     ws.onmessage = (ev) => {
       let m
       try { m = JSON.parse(ev.data) } catch { return }
@@ -142,13 +151,12 @@ function wsFeed(url) {
               if (r && r.last > 0) resume[s] = { epoch: now, seq: Math.max(r.first > 0 ? r.first - 1 : 0, r.last - BOOTSTRAP[s]) }
             }
           }
-          ws.send(JSON.stringify({ type: 'subscribe', streams: ['trends', 'scores', 'alerts'], filter: {}, ...(Object.keys(resume).length ? { resume } : {}) }))
+          ws.send(JSON.stringify({ type: 'subscribe', streams: ['trends', 'scores', 'alerts'], filter: {}, batch: true, ...(Object.keys(resume).length ? { resume } : {}) }))
           break
         }
         case 'subscribed': setConn('live', 'live · WebSocket'); break
-        case 'trend': pos.trends.seq = m.seq; applyTrend(m.data); schedule(); break
-        case 'score': pos.scores.seq = m.seq; applyScore(m.data); schedule(); break
-        case 'alert': pos.alerts.seq = m.seq; applyAlert(m.data); schedule(); break
+        case 'trend': case 'score': case 'alert': apply(m); schedule(); break
+        case 'batch': for (const x of m.messages ?? []) apply(x); schedule(); break
         case 'gap':
           // missed messages cannot be replayed: keep what we have; new updates refresh the lists
           if (m.reason === 'epoch' && pos[m.stream]) pos[m.stream] = { epoch: m.epoch, seq: 0 }

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { ClientMessageSchema } from '../../schemas/api/ws.ts'
+import { ClientMessageSchema, ServerMessageSchema } from '../../schemas/api/ws.ts'
 import { startDemoStack, type DemoStack } from './demo-pipeline.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -71,7 +71,12 @@ test('trend radar on the API server: live feed, leaderboard, alerts, generator, 
     const { page } = b
     // what the page sends on the feed, checked against the protocol
     const sent: Array<Record<string, unknown>> = []
-    page.on('websocket', (ws) => ws.on('framesent', (f) => { sent.push(ClientMessageSchema.parse(JSON.parse(String(f.payload)))) }))
+    // and what it receives: every frame follows the schema; data comes in batch frames (it subscribes with batch: true)
+    const received: string[] = []
+    page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => { sent.push(ClientMessageSchema.parse(JSON.parse(String(f.payload)))) })
+      ws.on('framereceived', (f) => { received.push(ServerMessageSchema.parse(JSON.parse(String(f.payload))).type) })
+    })
     await page.goto(stack.pageUrl)
 
     // connected over the WebSocket feed, and trends appear
@@ -82,6 +87,8 @@ test('trend radar on the API server: live feed, leaderboard, alerts, generator, 
     assert.ok(first.every((r) => r.points >= 1), 'every row has a sparkline')
     const subscribe = sent.find((m) => m.type === 'subscribe')
     assert.deepEqual(subscribe?.streams, ['trends', 'scores', 'alerts'])
+    assert.equal(subscribe?.batch, true)
+    assert.ok(received.includes('batch') && !received.includes('trend'), `frames: ${[...new Set(received)].join(', ')}`)
 
     // and update: a later window shows up
     const newest = Math.max(...first.map((r) => r.windowEnd))
