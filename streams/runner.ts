@@ -19,7 +19,7 @@ import { Engine, type NodeStats } from './engine.ts'
 import { TrendwireError } from './errors.ts'
 import { Metrics } from './metrics.ts'
 import type { Node, Topology } from './topology.ts'
-import type { Batch, CheckpointData, CheckpointStore, DeadLetter, EventTime, Sink } from './types.ts'
+import type { Batch, CheckpointData, CheckpointStore, DeadLetter, EventTime, Sink, SinkContext } from './types.ts'
 import { MAX_WATERMARK } from './types.ts'
 import { WatermarkTracker } from './watermarks.ts'
 import { LATE, type LateRecord } from './windows.ts'
@@ -97,6 +97,13 @@ export class Runner {
     if (deps.lateSink) this.extraSinks.push(deps.lateSink as Sink<unknown>)
     if (deps.deadLetterSink) this.extraSinks.push(deps.deadLetterSink as Sink<unknown>)
     this.engine = new Engine(topology, this.metrics, (node, tag, batch) => this.unconsumedSide(node, tag, batch))
+    this.engine.sinkCtx = this.sinkContext(0)
+  }
+
+  /** What sinks see: the checkpoint id and, read live, the task's watermark (SinkContext.watermark). */
+  private sinkContext(checkpointId: number): SinkContext {
+    const engine = this.engine
+    return { checkpointId, metrics: this.metrics, get watermark() { return engine.watermark } }
   }
 
   private get sinks(): Sink<unknown>[] {
@@ -163,7 +170,7 @@ export class Runner {
     }
     this.checkpointId = cp.id
     this.restoredFrom = cp.id
-    this.engine.sinkCtx = { checkpointId: cp.id, metrics: this.metrics }
+    this.engine.sinkCtx = this.sinkContext(cp.id)
     this.log.info({ topology: this.topology.name, checkpoint: cp.id, watermark: this.wm.watermark }, 'restored from checkpoint')
     return cp.positions
   }
@@ -192,7 +199,7 @@ export class Runner {
     }
     this.checkpointId = id
     this.lastCheckpointAt = Date.now()
-    this.engine.sinkCtx = { checkpointId: id, metrics: this.metrics }
+    this.engine.sinkCtx = this.sinkContext(id)
     for (const sink of this.sinks) if (sink.commit) await sink.commit(id)
     if (source.commit) await source.commit(positions)
     const ms = performance.now() - t0
@@ -235,6 +242,7 @@ export class Runner {
         const now = Date.now()
         for (const b of res.batches) {
           const g = this.wm.partition(b.partition, now)
+          if (b.watermark !== undefined) g.setExplicit(b.watermark, now)
           if (b.deadLetters && b.deadLetters.length > 0) await this.deadLetters(b.deadLetters)
           if (b.values.length === 0) continue
           this.recordsIn += b.values.length

@@ -74,6 +74,13 @@ export interface SourceBatch<T> {
   readonly times: EventTime[]
   /** Records the source could not decode or validate: go to dead letters, never crash the engine. */
   readonly deadLetters?: DeadLetter[]
+  /**
+   * The partition's watermark after this batch, when the source knows it better than the records'
+   * times do (a repartition topic: the minimum over its writers' watermark markers). Once a partition
+   * reports one, the runner uses it instead of the bounded-out-of-orderness generator for that
+   * partition (monotonic: a lower value never moves it back).
+   */
+  readonly watermark?: EventTime
 }
 
 /** Anything that could not be processed, with the reason and the original bytes. */
@@ -139,6 +146,12 @@ export interface SourceHooks {
 export interface SinkContext {
   readonly checkpointId: number
   readonly metrics: MetricsSink
+  /**
+   * The task's current watermark (its source's merged watermark), read live: a sink may keep the
+   * context it was opened with and read this at preCommit (e.g. to forward the watermark through a
+   * repartition topic). +∞ once the input has ended. Absent where no runner drives the sink.
+   */
+  readonly watermark?: EventTime
 }
 
 /**

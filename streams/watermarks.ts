@@ -9,11 +9,15 @@ import { MAX_WATERMARK, type EventTime } from './types.ts'
 export interface PartitionWatermarkState {
   maxSeen: EventTime
   finished: boolean
+  /** Set when the source reports this partition's watermark itself (SourceBatch.watermark). */
+  explicit?: EventTime
 }
 
 export class BoundedOutOfOrderness {
   maxSeen: EventTime = -Infinity
   finished = false
+  /** The watermark the source reported for this partition, if it does (then maxSeen is not used). */
+  explicit: EventTime | undefined = undefined
   /** Processing time of the last record, for idleness. */
   lastActive: number
   constructor(readonly boundMs: number, now: number) {
@@ -27,18 +31,26 @@ export class BoundedOutOfOrderness {
     if (times.length > 0) this.lastActive = now
   }
 
+  /** The source's own watermark for this partition (SourceBatch.watermark); monotonic. */
+  setExplicit(w: EventTime, now: number): void {
+    if (this.explicit === undefined || w > this.explicit) this.explicit = w
+    this.lastActive = now
+  }
+
   get watermark(): EventTime {
     if (this.finished) return MAX_WATERMARK
+    if (this.explicit !== undefined) return this.explicit
     return this.maxSeen === -Infinity ? -Infinity : this.maxSeen - this.boundMs - 1
   }
 
   snapshot(): PartitionWatermarkState {
-    return { maxSeen: this.maxSeen, finished: this.finished }
+    return this.explicit === undefined ? { maxSeen: this.maxSeen, finished: this.finished } : { maxSeen: this.maxSeen, finished: this.finished, explicit: this.explicit }
   }
 
   restore(s: PartitionWatermarkState): void {
     this.maxSeen = s.maxSeen
     this.finished = s.finished
+    if (s.explicit !== undefined) this.explicit = s.explicit
   }
 }
 
