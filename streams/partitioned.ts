@@ -65,6 +65,7 @@ class PartitionInput<T> implements Source<T> {
   private stopping = false
   private wake: (() => void) | null = null
   private drained: (() => void) | null = null
+  private onEmpty: (() => void) | null = null
 
   constructor(readonly partition: string, private readonly parent: PartitionedRunner<T>, initial: unknown) {
     this.name = `${parent.source.name}[${partition}]`
@@ -88,6 +89,19 @@ class PartitionInput<T> implements Source<T> {
 
   stop(): void {
     this.stopping = true
+    this.notify()
+  }
+
+  /**
+   * Revocation: hand the task what is already queued, then stop it (stopRunner), so its final
+   * checkpoint covers every record the source delivered for this partition. The source resumes a
+   * partition that comes straight back at the position it delivered up to, not at the checkpoint:
+   * stopping with records still queued would skip them.
+   */
+  stopAfterQueue(stopRunner: () => void): void {
+    this.stopping = true
+    if (this.queue.length === 0) stopRunner()
+    else this.onEmpty = stopRunner
     this.notify()
   }
 
@@ -121,6 +135,11 @@ class PartitionInput<T> implements Source<T> {
           this.position = q.position
         }
         this.queuedRecords -= n
+        if (this.onEmpty && this.queue.length === 0) {
+          const stopRunner = this.onEmpty
+          this.onEmpty = null
+          stopRunner() // the runner processes these batches, then stops with a checkpoint
+        }
         if (this.drained && this.queuedRecords <= this.parent.maxBacklog) {
           const d = this.drained
           this.drained = null
@@ -224,8 +243,7 @@ export class PartitionedRunner<T> {
     for (const p of partitions) {
       const t = this.tasks.get(p)
       if (!t) continue
-      t.runner.stop()
-      t.input.stop()
+      t.input.stopAfterQueue(() => t.runner.stop())
       stopping.push(t.done.then((s) => { this.finishedStatus.set(p, s); return s }))
     }
     await Promise.all(stopping)
