@@ -43,6 +43,10 @@ const { values: a } = parseArgs({ options: {
   'skip-latency': { type: 'boolean', default: false },
   /** also cork every client socket around each fan-out, from outside the feed (see benchmarks/e2e/README.md) */
   cork: { type: 'boolean', default: false },
+  /** clients subscribe with batch: true (one frame per client per window; benchmarks/e2e/README.md) */
+  batch: { type: 'boolean', default: false },
+  /** the Kafka producer's linger.ms (benchmarks/e2e/README.md: the mock broker returns one producer batch per partition per fetch) */
+  'linger-ms': { type: 'string', default: '5' },
   'load-nice': { type: 'string', default: '10' },
 } })
 const RATES = a.rates!.split(',').map(Number)
@@ -211,7 +215,7 @@ class Clients {
   private waiters: Array<(m: { event: string } & Record<string, unknown>) => void> = []
   readonly closedNormal: number[] = []
   constructor(url: string, niceness = 0, slowPauseMs = 3000) {
-    this.child = fork(here('./e2e/clients.ts'), ['--url', url, '--bound', String(BOUND), '--slow-pause-ms', String(slowPauseMs)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.child = fork(here('./e2e/clients.ts'), ['--url', url, '--bound', String(BOUND), '--slow-pause-ms', String(slowPauseMs), ...(a.batch ? ['--batch'] : [])], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     if (niceness) setPriority(this.child.pid!, niceness)
     this.child.on('message', (m: { event: string; code?: number }) => {
       if (m.event === 'normal-closed') this.closedNormal.push(m.code ?? 0)
@@ -306,7 +310,7 @@ async function latencyRun(rate: number, kind: 'kafka' | 'inprocess', mock: Kafka
   const total = Math.floor((rate * (WARMUP + DURATION + 2000)) / 1000)
   let source: Source<BenchEvent>
   let producer: ChildProcess | null = null
-  let producerDone: Promise<{ produced: number; maxLagMs: number }> | null = null
+  let producerDone: Promise<{ produced: number; maxLagMs: number; batches: number }> | null = null
   if (kind === 'kafka') {
     const topic = `e2e-bench-${rate}-${Date.now()}`
     await mock!.createTopic(topic, PARTITIONS)
@@ -314,9 +318,9 @@ async function latencyRun(rate: number, kind: 'kafka' | 'inprocess', mock: Kafka
       client: 'node-rdkafka', brokers: mock!.bootstrap, topics: [topic], groupId: `${topic}-g`, decode, fromBeginning: true,
       fetchMaxWaitMs: 5, pollTimeoutMs: 5, logLevel: 'error', rdkafka: { 'fetch.min.bytes': 1, 'fetch.error.backoff.ms': 5 },
     })
-    producer = fork(here('./e2e/producer.ts'), ['--brokers', mock!.bootstrap, '--topic', topic, '--partitions', String(PARTITIONS), '--rate', String(rate), '--duration-ms', String(WARMUP + DURATION + 2000)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    producer = fork(here('./e2e/producer.ts'), ['--brokers', mock!.bootstrap, '--topic', topic, '--partitions', String(PARTITIONS), '--rate', String(rate), '--duration-ms', String(WARMUP + DURATION + 2000), '--linger-ms', a['linger-ms']!], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     await new Promise<void>((resolve, reject) => { producer!.once('message', () => resolve()); producer!.once('exit', (c) => reject(new Error(`producer exited ${c}`))) })
-    producerDone = new Promise((resolve) => producer!.on('message', (m: { event: string; produced: number; maxLagMs: number }) => { if (m.event === 'done') resolve(m) }))
+    producerDone = new Promise((resolve) => producer!.on('message', (m: { event: string; produced: number; maxLagMs: number; batches: number }) => { if (m.event === 'done') resolve(m) }))
   } else {
     source = new RateSource(rate, total, true)
   }
@@ -331,9 +335,12 @@ async function latencyRun(rate: number, kind: 'kafka' | 'inprocess', mock: Kafka
   for (const c of clients.all) c.measure()
   const c0 = cpu()
   const rec0 = runner.status().recordsIn
+  const frames0 = stack.feed.stats.frames
+  const load1 = (await import('node:os')).loadavg()[0]
   const t0 = now()
   await new Promise((r) => setTimeout(r, DURATION))
   const elapsed = now() - t0
+  const frames = stack.feed.stats.frames - frames0
   const records = runner.status().recordsIn - rec0
   const cpuMs = cpu() - c0
   probe.measuring = false
@@ -351,7 +358,8 @@ async function latencyRun(rate: number, kind: 'kafka' | 'inprocess', mock: Kafka
     'client p50 ms': f1(rep.latency.p50), 'client p99 ms': f1(rep.latency.p99), 'client max ms': f1(rep.latency.max), samples: rep.latency.n,
     'load clients p99 ms': f1(loadRep.latency.p99),
     'turned slow': stack.counts.coalesced, 'closed slow': stack.counts.closed, 'normal closed': clients.load.closedNormal.length + clients.probes.closedNormal.length,
-    'engine CPU %': Math.round((cpuMs / elapsed) * 100), ...(prod ? { 'producer max lag ms': f1(prod.maxLagMs) } : {}),
+    'engine CPU %': Math.round((cpuMs / elapsed) * 100), 'frames/window': Math.round(frames / (elapsed / WINDOW)), load: +load1.toFixed(1),
+    ...(prod ? { 'producer max lag ms': f1(prod.maxLagMs), 'producer msgs/batch': +(prod.produced / Math.max(1, prod.batches)).toFixed(1) } : {}),
   }
 }
 
@@ -391,7 +399,7 @@ async function throughputRun(c: ThroughputCase): Promise<Record<string, string |
 // ---------------------------------------------------------------------------------------------
 
 const load = (await import('node:os')).loadavg()[0]
-console.log(`e2e latency benchmark: ${CLIENTS} clients (${Math.round(SLOW * 100)}% slow), 1 s windows, bound ${BOUND} ms${a.cork ? ', corked fan-out' : ''}; load average ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} cores`)
+console.log(`e2e latency benchmark: ${CLIENTS} clients (${Math.round(SLOW * 100)}% slow), 1 s windows, bound ${BOUND} ms${a.cork ? ', corked fan-out' : ''}${a.batch ? ', batch subscriptions' : ''}, producer linger ${a['linger-ms']} ms; load average ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} cores`)
 if (!a['skip-latency']) {
   let kind: 'kafka' | 'inprocess' = a.source === 'inprocess' ? 'inprocess' : 'kafka'
   let mock: KafkaMock | null = null
@@ -422,7 +430,7 @@ if (!a['skip-throughput']) {
   ]
   const runs: Array<Record<string, string | number>> = []
   for (let r = 0; r < RUNS; r++) for (const c of cases) { runs.push(await throughputRun(c)); console.table(runs.slice(-1)) }
-  console.log(`\nengine throughput, unpaced, ${CLIENTS} clients connected${a.cork ? ', corked fan-out' : ''}:`)
+  console.log(`\nengine throughput, unpaced, ${CLIENTS} clients connected${a.cork ? ', corked fan-out' : ''}${a.batch ? ', batch subscriptions' : ''}:`)
   console.table(runs)
   const med = (xs: number[]): number => { const s2 = [...xs].sort((x, y) => x - y); const m = s2.length >> 1; return s2.length % 2 ? s2[m] : (s2[m - 1] + s2[m]) / 2 }
   const base = med(runs.filter((r) => r.case === cases[0].name).map((r) => r['events per CPU-s'] as number))

@@ -15,6 +15,8 @@
 //
 // Slow clients stop reading their socket for `slowPauseMs`, then read for `slowReadMs`, over and
 // over; when the server closes them (1013) they reconnect and resume.
+// --batch subscribes with batch: true (a publish's updates in one `batch` frame; every update in it
+// is timed, at the frame's receive time).
 // Driven over IPC: {cmd:'open', n, slow, filter} opens n more clients (subscribed with that filter) and answers {event:'opened'} once all
 // are subscribed; {cmd:'measure'} starts recording, {cmd:'report'} answers with the figures,
 // {cmd:'stop'} closes everything.
@@ -23,13 +25,14 @@ import WebSocket from 'ws'
 
 const { values: a } = parseArgs({
   options: {
-    url: { type: 'string' }, bound: { type: 'string', default: '0' }, 'slow-pause-ms': { type: 'string', default: '3000' }, 'slow-read-ms': { type: 'string', default: '100' },
+    url: { type: 'string' }, batch: { type: 'boolean', default: false }, bound: { type: 'string', default: '0' }, 'slow-pause-ms': { type: 'string', default: '3000' }, 'slow-read-ms': { type: 'string', default: '100' },
   },
 })
 const URL_ = a.url!
 const BOUND = Number(a.bound)
 const PAUSE = Number(a['slow-pause-ms'])
 const READ = Number(a['slow-read-ms'])
+const BATCH = a.batch!
 const now = (): number => performance.timeOrigin + performance.now()
 
 let measuring = false
@@ -65,12 +68,21 @@ function open(i: number, slow: boolean, filter: Record<string, unknown>, resume?
       }
       return
     }
+    if (s.startsWith('{"type":"batch"')) {
+      if (slow) { slowStats.messages++; if (last) last.seq = seqOf(s, s.lastIndexOf('"seq":')); return }
+      const t = now()
+      for (let k = s.indexOf('"windowEnd":'); k >= 0; k = s.indexOf('"windowEnd":', k + 12)) {
+        normalMessages++
+        if (measuring) record(t - (parseInt(s.slice(k + 12, k + 28), 10) + BOUND))
+      }
+      return
+    }
     const m = JSON.parse(s)
     if (m.type === 'welcome') {
       const ep = m.streams.trends.epoch as string
       const res = last && last.epoch === ep ? { trends: last } : undefined
       last = { epoch: ep, seq: last && last.epoch === ep ? last.seq : 0 }
-      ws.send(JSON.stringify({ type: 'subscribe', streams: ['trends'], filter, ...(res ? { resume: res } : {}) }))
+      ws.send(JSON.stringify({ type: 'subscribe', streams: ['trends'], filter, ...(BATCH ? { batch: true } : {}), ...(res ? { resume: res } : {}) }))
     } else if (m.type === 'subscribed') {
       if (!resume) ready++
       if (ready === want) process.send?.({ event: 'opened', total: ready })
@@ -100,8 +112,8 @@ function open(i: number, slow: boolean, filter: Record<string, unknown>, resume?
   ws.on('error', () => { /* close follows */ })
 }
 
-function seqOf(s: string): number {
-  const k = s.indexOf('"seq":') + 6
+function seqOf(s: string, at = s.indexOf('"seq":')): number {
+  const k = at + 6
   return parseInt(s.slice(k, k + 16), 10)
 }
 
