@@ -12,7 +12,9 @@
 // Sends never wait. Each message is serialised once, to a Buffer, when it is published; clients are
 // grouped by subscription (tenant, streams, filter, batch), the filter is evaluated once per group,
 // and a group's batch frame is built once and the same Buffer handed to ws.send() for each of its
-// clients. Each client's socket is corked for the length of a fan-out (one write per client). A client whose socket buffer (ws.bufferedAmount) is over softBufferBytes is "slow": from
+// clients. Each client's socket is corked for the length of a fan-out (one write per client).
+//
+// A client whose socket buffer (ws.bufferedAmount) is over softBufferBytes is "slow": from
 // then on its messages are held instead — the latest per entity for trends and per post for scores
 // (older ones are dropped and counted), every alert — and flushed when its buffer falls under half
 // the soft limit, preceded by a `coalesced` notice. A client over hardBufferBytes, holding more than
