@@ -28,6 +28,7 @@ import type { LateRecord } from '../../streams/windows.ts'
 import type { PollResult, Source, SourceHooks } from '../../streams/types.ts'
 import { Rng } from '../../streams/sources/prng.ts'
 import type { AdmissionOperator } from '../../operators/trends/admission.ts'
+import { newTracker } from '../../operators/trends/tracker.ts'
 import { trendsTopology, type TrendsOptionsInput } from '../../topologies/trends.ts'
 import { evaluate, median, type Evaluation } from './evaluate.ts'
 import { firehoseOptions, knownBursts, TEST_SEEDS, TRAIN_SEEDS, truthOf } from './setup.ts'
@@ -101,14 +102,20 @@ export function heapBytesPerEntity(): number | null {
   const before = process.memoryUsage().heapUsed
   const keep: unknown[] = new Array(n)
   for (let i = 0; i < n; i++) {
-    keep[i] = {
-      t: {
-        det: { n: i, share: 0.001 + i * 1e-9, cusum: 0.5 + i * 1e-9, recent: 0 },
-        life: { stage: 0, dwell: 0, level: 0.1 + i * 1e-9, slow: 0.1, entry: 0, peak: 0, peakAge: 0, stagePeak: 0, pending: 0, episodes: 0 },
-        lastEnd: 1.7e12 + i, lastTotal: 60, prevObserved: 0,
-      },
-      last: null,
-    }
+    // the state the topology keeps per entity (the detector core's state + lifecycle), with the
+    // field values an active entity has (doubles, not small integers)
+    const t = newTracker()
+    t.det.n = i
+    t.det.m = i
+    t.det.level = 0.001 + i * 1e-9
+    t.det.cusum = 0.5 + i * 1e-9
+    t.det.firstTime = 1.7e12 + i
+    t.det.prev = 1
+    t.life.level = 0.1 + i * 1e-9
+    t.life.slow = 0.1
+    t.lastEnd = 1.7e12 + i
+    t.lastTotal = 60
+    keep[i] = { t, last: null }
   }
   gc()
   const after = process.memoryUsage().heapUsed

@@ -1,4 +1,6 @@
-// Streaming anomaly detector: one value at a time, O(1) work and memory per point, no clock, no I/O.
+// Streaming anomaly detector for one real-valued series: the detector core (core.ts) with the state
+// of one series, fed one value at a time. O(1) work and memory per point, no clock, no I/O. This is
+// what `trendwire nab` runs, with the default options (the NAB configuration, options.ts):
 //
 //   value, time ──► seasonal baseline (level + time-of-day offset, robust)   → baseline, deviation
 //                ├─► level channels      EWMA of x at spans levelScales       ┐
@@ -13,36 +15,16 @@
 // to (1 + refractoryMargin) times its evidence, and the bar decays with time constant `refractory`
 // points, so one event makes one alert while a clearly stronger one still gets through.
 //
-// The same core runs per entity in the trend topology, so its state is small (about 1 KB with the
-// defaults) and snapshots as plain data: numbers, plain objects and Float64Arrays.
-import { parseOptions } from '../../streams/config.ts'
+// The same core runs per entity in the trend topology (operators/trends/detector.ts), configured
+// for counts: Poisson model, expectation = level × the platform's volume, a CUSUM channel instead of
+// the record channels. Its state snapshots as plain data: numbers, plain objects and Float64Arrays
+// (about 1 KB with the defaults).
 import { TrendwireError } from '../../streams/errors.ts'
 import type { StateStats } from '../../streams/types.ts'
-import { detectorOptionsSchema, type DetectorOptions, type DetectorOptionsInput } from './options.ts'
-import { expected, learn, newBaseline, seasonBin, type BaselineParams, type BaselineState } from './baseline.ts'
-import { CH_FIELDS, initChannel, stepChannel, type ChannelParams } from './channel.ts'
+import type { DetectorOptions, DetectorOptionsInput } from './options.ts'
+import { DetectorCore, type CoreState, type Explanation } from './core.ts'
 
-export type ChannelKind = 'level' | 'residual' | 'volatility'
-
-/** What one update concluded. Reused between updates of the same detector: copy it to keep it. */
-export interface Explanation {
-  /** Anomaly score in [0, 1]; 0 for ordinary points. */
-  score: number
-  /** The value fed in. */
-  observed: number
-  /** Expected value at this time of day, learned from the points before this one. */
-  baseline: number
-  /** Robust z: (observed - baseline) / (1.2533 × mean absolute residual). */
-  deviation: number
-  /** Evidence before squashing into [0, 1]: history-weighted record exceedance, in channel spreads. */
-  surprise: number
-  /** Channel that carried the evidence, e.g. "level@1+", "residual@8-", "volatility@64+"; "" if none. */
-  channel: string
-  /** Evidence was there but below the refractory bar left by a recent alert. */
-  suppressed: boolean
-  /** Still inside the warm-up: the score is 0 whatever happens. */
-  warmingUp: boolean
-}
+export type { ChannelKind, Explanation } from './core.ts'
 
 /** Snapshot of a detector; structured-clone serialisable. */
 export interface DetectorState {
@@ -53,176 +35,72 @@ export interface DetectorState {
   prevValue: number
   lastEmitted: number
   lastEmittedAt: number
-  baseline: BaselineState
+  baseline: {
+    ready: number
+    level: number
+    /** Mean absolute residual (clipped), the scale of the clip. */
+    spread: number
+    offsets: Float64Array
+    counts: Float64Array
+  }
   channels: Float64Array
+  /** Since the core is shared with the trend topology (absent in older snapshots: 0 / n). */
+  cusum?: number
+  recent?: number
+  learned?: number
 }
 
-const NEVER = -1e15
-/** 1 / E|N(0,1)|: turns a mean absolute deviation into a standard deviation for Gaussian noise. */
-const MAD_TO_SIGMA = 1.2533141373155003
-
 export class Detector {
-  readonly options: DetectorOptions
-  private readonly baselineParams: BaselineParams
-  private readonly channelParams: ChannelParams
-  private readonly nLevel: number
-  private readonly nResidual: number
-  private readonly nVolatility: number
-  /** Name of each (channel, side): index 2 * channel + (0 up | 1 down). */
-  private readonly names: string[]
-  private readonly logFull: number
-  private readonly out = new Float64Array(2)
-  private readonly explanation: Explanation = {
-    score: 0,
-    observed: 0,
-    baseline: 0,
-    deviation: 0,
-    surprise: 0,
-    channel: '',
-    suppressed: false,
-    warmingUp: true,
-  }
-
-  private n = 0
-  private firstTime = NaN
-  private prevValue = NaN
-  private lastEmitted = 0
-  private lastEmittedAt = NEVER
-  private baseline: BaselineState
-  private channels: Float64Array
+  /** The core this detector runs (shared code with the trend topology's per-entity detector). */
+  readonly core: DetectorCore
+  private state: CoreState
 
   constructor(options?: DetectorOptionsInput) {
-    this.options = parseOptions('anomaly detector', detectorOptionsSchema, options)
-    const o = this.options
-    this.baselineParams = {
-      periodMs: o.seasonPeriodMs,
-      bins: o.seasonBins,
-      levelAlpha: o.levelAlpha,
-      seasonAlpha: o.seasonAlpha,
-      clip: o.seasonClip,
-    }
-    this.channelParams = {
-      centerAlpha: o.centerAlpha,
-      spreadAlpha: o.spreadAlpha,
-      tailWeight: o.tailWeight,
-      recordDecay: o.recordHalfLife > 0 ? 1 - Math.pow(2, -1 / o.recordHalfLife) : 0,
-    }
-    this.nLevel = o.levelScales.length
-    this.nResidual = o.residualScales.length
-    this.nVolatility = o.direction === 'up' ? 0 : o.volatilityScales.length
-    const spans = [...o.levelScales, ...o.residualScales, ...o.volatilityScales.slice(0, this.nVolatility)]
-    const kinds: ChannelKind[] = [
-      ...o.levelScales.map((): ChannelKind => 'level'),
-      ...o.residualScales.map((): ChannelKind => 'residual'),
-      ...o.volatilityScales.slice(0, this.nVolatility).map((): ChannelKind => 'volatility'),
-    ]
-    this.names = spans.flatMap((span, i) => [`${kinds[i]}@${span}+`, `${kinds[i]}@${span}-`])
-    this.logFull = Math.log(1 + o.fullHistoryHours / o.historyHours)
-    this.baseline = newBaseline(this.baselineParams)
-    this.channels = new Float64Array(spans.length * CH_FIELDS)
-    spans.forEach((span, i) => initChannel(this.channels, i * CH_FIELDS, span))
+    this.core = new DetectorCore(options)
+    this.state = this.core.init()
+  }
+
+  get options(): DetectorOptions {
+    return this.core.options
   }
 
   /** Feeds one point. `time` is event time in epoch ms, used for the season and the history weight. */
   update(value: number, time: number): Readonly<Explanation> {
-    if (!Number.isFinite(value)) throw new TrendwireError('INPUT_MALFORMED', `anomaly detector: value must be a finite number, got ${value}`)
-    if (!Number.isFinite(time)) throw new TrendwireError('INPUT_BAD_TIMESTAMP', `anomaly detector: time must be finite epoch ms, got ${time}`)
-    const o = this.options
-    const n = ++this.n
-    if (n === 1) this.firstTime = time
-    const scoring = n > o.warmup
-    const upOnly = o.direction === 'up'
-
-    const bin = seasonBin(time, this.baselineParams)
-    const base = this.baseline.ready ? expected(this.baseline, bin) : value
-    const residual = value - base
-    // Scale of the deviation: the baseline's residual spread before this point teaches it.
-    const sigma = this.baseline.spread * MAD_TO_SIGMA
-
-    this.best = 0
-    this.who = -1
-    let k = 0
-    for (let i = 0; i < this.nLevel; i++) this.feed(k++, value, n, scoring, upOnly)
-    for (let i = 0; i < this.nResidual; i++) this.feed(k++, residual, n, scoring, upOnly)
-    if (this.nVolatility > 0 && n > 1) {
-      const move = Math.abs(value - this.prevValue)
-      for (let i = 0; i < this.nVolatility; i++) this.feed(k++, move, n, scoring, false)
-    }
-    this.prevValue = value
-    learn(this.baseline, value, bin, n, this.baselineParams)
-
-    let best = this.best
-    const who = this.who
-    if (best > 0) {
-      const hours = Math.max(0, (time - this.firstTime) / 3_600_000)
-      best *= Math.pow(Math.log(1 + hours / o.historyHours) / this.logFull, o.historyPower)
-    }
-    let suppressed = false
-    if (best > 0) {
-      // The bar for a new alert starts at (1 + margin) times the last emitted evidence and decays
-      // exponentially with time constant `refractory` points.
-      suppressed = best < this.lastEmitted * (1 + o.refractoryMargin) * Math.exp(-(n - this.lastEmittedAt) / o.refractory)
-      if (!suppressed) {
-        this.lastEmitted = best
-        this.lastEmittedAt = n
-      }
-    }
-
-    const e = this.explanation
-    e.score = best > 0 && !suppressed ? 1 - Math.exp(-o.gain * best) : 0
-    e.observed = value
-    e.baseline = base
-    e.deviation = sigma > 0 ? residual / sigma : 0
-    e.surprise = best
-    e.channel = who >= 0 ? this.names[who] : ''
-    e.suppressed = suppressed
-    e.warmingUp = !scoring
-    return e
-  }
-
-  // Scratch of the current update: strongest evidence so far and its (channel, side) index.
-  private best = 0
-  private who = -1
-
-  private feed(k: number, x: number, n: number, scoring: boolean, upOnly: boolean): void {
-    stepChannel(this.channels, k * CH_FIELDS, x, n, this.options.warmup, scoring, this.channelParams, this.out)
-    if (this.out[0] > this.best) {
-      this.best = this.out[0]
-      this.who = 2 * k
-    }
-    if (!upOnly && this.out[1] > this.best) {
-      this.best = this.out[1]
-      this.who = 2 * k + 1
-    }
+    return this.core.update(this.state, value, time)
   }
 
   /** Points seen so far. */
   get count(): number {
-    return this.n
+    return this.state.n
   }
 
   stateStats(): StateStats {
-    return { keys: 1, estimatedBytes: 8 * (this.channels.length + 2 * this.baseline.offsets.length) + 256 }
+    return { keys: 1, estimatedBytes: this.core.stateBytes() + 96 }
   }
 
   /** A consistent copy of the whole state (no references into the live detector). */
   snapshot(): DetectorState {
+    const s = this.state
+    const bins = s.season ? s.season.length / 2 : 1
     return {
       version: 1,
-      options: structuredClone(this.options),
-      n: this.n,
-      firstTime: this.firstTime,
-      prevValue: this.prevValue,
-      lastEmitted: this.lastEmitted,
-      lastEmittedAt: this.lastEmittedAt,
+      options: structuredClone(this.core.options),
+      n: s.n,
+      firstTime: s.firstTime,
+      prevValue: s.prev,
+      lastEmitted: s.lastEmitted,
+      lastEmittedAt: s.lastEmittedAt,
       baseline: {
-        ready: this.baseline.ready,
-        level: this.baseline.level,
-        spread: this.baseline.spread,
-        offsets: this.baseline.offsets.slice(),
-        counts: this.baseline.counts.slice(),
+        ready: s.n > 0 ? 1 : 0,
+        level: s.level,
+        spread: s.spread,
+        offsets: s.season ? s.season.slice(0, bins) : new Float64Array(1),
+        counts: s.season ? s.season.slice(bins) : new Float64Array(1),
       },
-      channels: this.channels.slice(),
+      channels: s.channels ? s.channels.slice() : new Float64Array(0),
+      cusum: s.cusum,
+      recent: s.recent,
+      learned: s.m,
     }
   }
 
@@ -239,25 +117,39 @@ export class Detector {
       throw new TrendwireError('CHECKPOINT_CORRUPT', 'anomaly detector: snapshot options are invalid', { cause: err })
     }
     const b = s.baseline
+    const fresh = d.state
+    const bins = fresh.season ? fresh.season.length / 2 : 1
     const ok =
       b &&
       b.offsets instanceof Float64Array &&
       b.counts instanceof Float64Array &&
-      b.offsets.length === d.baseline.offsets.length &&
-      b.counts.length === d.baseline.counts.length &&
+      b.offsets.length === bins &&
+      b.counts.length === bins &&
       s.channels instanceof Float64Array &&
-      s.channels.length === d.channels.length &&
-      [s.n, s.lastEmitted, s.lastEmittedAt, b.ready, b.level, b.spread].every((v) => typeof v === 'number' && Number.isFinite(v)) &&
-      typeof s.firstTime === 'number' &&
-      typeof s.prevValue === 'number'
+      s.channels.length === (fresh.channels?.length ?? 0)
     if (!ok) throw new TrendwireError('CHECKPOINT_CORRUPT', 'anomaly detector: snapshot does not match its options')
-    d.n = s.n
-    d.firstTime = s.firstTime
-    d.prevValue = s.prevValue
-    d.lastEmitted = s.lastEmitted
-    d.lastEmittedAt = s.lastEmittedAt
-    d.baseline = { ready: b.ready, level: b.level, spread: b.spread, offsets: b.offsets.slice(), counts: b.counts.slice() }
-    d.channels = s.channels.slice()
+    let season: Float64Array | null = null
+    if (fresh.season) {
+      season = new Float64Array(2 * bins)
+      season.set(b.offsets, 0)
+      season.set(b.counts, bins)
+    }
+    const restored: CoreState = {
+      n: s.n,
+      m: s.learned ?? s.n,
+      level: b.level,
+      spread: b.spread,
+      cusum: s.cusum ?? 0,
+      recent: s.recent ?? 0,
+      firstTime: s.firstTime,
+      prev: s.prevValue,
+      lastEmitted: s.lastEmitted,
+      lastEmittedAt: s.lastEmittedAt,
+      season,
+      channels: fresh.channels ? s.channels.slice() : null,
+    }
+    if (!d.core.fits(restored)) throw new TrendwireError('CHECKPOINT_CORRUPT', 'anomaly detector: snapshot does not match its options')
+    d.state = restored
     return d
   }
 }

@@ -1,37 +1,46 @@
-// Count-aware take-off detector for one entity's per-window series. O(1) work and memory per window.
+// The trend topology's take-off detector for one entity's per-window series: the detector core
+// (operators/anomaly/core.ts) — the same class `trendwire nab` runs — in its count configuration
+// (trendCoreOptions below). O(1) work and memory per window. The core's Poisson observation model
+// and an exogenous exposure are what make it work on counts:
 //
-// Why not the generic detector (operators/anomaly) on the raw counts: an entity's per-minute use
-// count is small, discrete and mostly zero (a long-tail hashtag is used a few times an hour; a new
-// one has no history at all), and windows with no use produce no record. The generic detector
-// learns a level, a time-of-day offset and the spread of its channels from a dense real-valued
-// series over days (150 points of warm-up; confidence grows over 240 hours), and its spread is
-// 0 on a series of zeros, so on these series it is either silent for hours or fires on the first
-// use. What counts need is a baseline in the right units and a score that knows Poisson noise:
+// Why not the NAB configuration on the raw counts: an entity's per-minute use count is small,
+// discrete and mostly zero (a long-tail hashtag is used a few times an hour; a new one has no
+// history at all), and windows with no use produce no record. The NAB configuration learns a level,
+// a time-of-day offset and the spread of its record channels from a dense real-valued series over
+// days (150 points of warm-up; confidence grows over 240 hours), and its spread is 0 on a series of
+// zeros, so on these series it is either silent for hours or fires on the first use
+// (benchmarks/trends/generic-detector.ts: precision 0.004). What counts need is a baseline in the
+// right units and evidence that knows Poisson noise — the core's 'poisson' model and CUSUM channel:
 //
-// Baseline — share of platform volume. expected = share × N, where N is the platform's posts in the
-// window and share is the entity's usual fraction of them. Dividing by the platform's own volume
-// removes the daily rhythm (and any platform-wide surge) without days of per-entity history: the
-// one seasonal profile that matters is shared by all entities and measured live. share is a
+// Baseline — share of platform volume. The core's expectation is level × exposure; here the
+// exposure is N, the platform's posts in the window, and the level is the entity's usual share of
+// them. Dividing by the platform's own volume removes the daily rhythm (and any platform-wide surge)
+// without days of per-entity history: the one seasonal profile that matters is shared by all
+// entities and measured live (so the core's own time-of-day offsets are off). The share is a
 // running mean with a prior (priorUses per window, worth priorWindows windows) so a new entity
 // starts with a small but non-zero expectation, then an EWMA over `baselineSpan` windows. Robust:
 // each window's count is clipped at expected + clip·√expected + 1 before it is learned, and the
 // caller freezes learning while the entity is trending, so a take-off never becomes its own baseline.
 //
-// Score — one-sided Poisson CUSUM (Page 1954; Lucas 1985, "Counted data CUSUM's"): the log-
-// likelihood ratio of "rate λ1 = ratio·expected + minRise" against "rate = expected", accumulated
-// and floored at 0:  S ← max(0, S + x·ln(λ1/λ0) − (λ1 − λ0)).  It is the optimal (Lorden) test for a
-// shift of that size, sums weak evidence over consecutive windows (a ramp that adds one use a
-// window is seen in a few windows, long before any single window is extreme), and forgets noise
-// because every quiet window subtracts. It fires when S ≥ threshold. minRise keeps entities with
-// an expectation near zero from firing on a couple of chance uses: the alternative is always at
-// least minRise uses per window.
+// Score — the core's CUSUM channel with the Poisson likelihood (Page 1954; Lucas 1985, "Counted
+// data CUSUM's"): the log-likelihood ratio of "rate λ1 = ratio·expected + minRise" against "rate =
+// expected", accumulated and floored at 0:  S ← max(0, S + x·ln(λ1/λ0) − (λ1 − λ0)).  It is the
+// optimal (Lorden) test for a shift of that size, sums weak evidence over consecutive windows (a
+// ramp that adds one use a window is seen in a few windows, long before any single window is
+// extreme), and forgets noise because every quiet window subtracts. The core's alarm is S ≥
+// threshold (surprise = S / threshold ≥ 1) with at least minUses uses in the window. minRise keeps
+// entities with an expectation near zero from firing on a couple of chance uses: the alternative is
+// always at least minRise uses per window.
 //
-// Windows without a record are zeros: gap() applies k of them in closed form (share decays by
-// (1 − α)^k, S drops by k·(λ1 − λ0)), so an idle entity costs nothing until its next use.
+// Windows without a record are zeros: the core's gap() applies k of them in closed form (share
+// decays by the product of its learning rates, S drops by k·(λ1 − λ0)), so an idle entity costs
+// nothing until its next use.
 //
-// State is a plain object of numbers (structured-clone serialisable).
+// State is the core's state: a plain object of numbers (structured-clone serialisable).
 import { z } from 'zod'
 import { parseOptions } from '../../streams/config.ts'
+import { DetectorCore, FREEZE, WARMING_UP, type CoreState } from '../anomaly/core.ts'
+import type { DetectorOptionsInput } from '../anomaly/options.ts'
 
 export const countDetectorOptionsSchema = z.strictObject({
   /** Rise the CUSUM is tuned to detect: λ1 = ratio × expected + minRise. */
@@ -54,11 +63,11 @@ export const countDetectorOptionsSchema = z.strictObject({
   persistOf: z.number().int().min(1).max(30).default(1),
   /** Prior of a new entity: expected uses per window... */
   priorUses: z.number().gt(0).default(0.05),
-  /** ...worth this many windows of observation. */
+  /** ...worth this many windows of observation (0: no prior, the first window is its own expectation). */
   priorWindows: z.number().min(0).default(30),
   /** EWMA span of the baseline share, in windows, once past the prior. */
   baselineSpan: z.number().min(1).default(240),
-  /** Counts above expected + clip·√expected + 1 are clipped before they are learned. */
+  /** Counts above expected + clip·√expected + 1 are clipped before they are learned (0: no clipping). */
   clip: z.number().min(0).default(3),
   /** Floor on the expectation used for the z-score deviation (avoids dividing by ~0). */
   minExpected: z.number().gt(0).default(0.05),
@@ -75,16 +84,8 @@ export function parseCountDetectorOptions(o: CountDetectorOptionsInput = {}): Co
   return parseOptions('trend detector', countDetectorOptionsSchema, o)
 }
 
-export interface CountDetectorState {
-  /** Windows learned (including zero windows). */
-  n: number
-  /** Usual share of the platform's posts. */
-  share: number
-  /** CUSUM statistic. */
-  cusum: number
-  /** Bit i set: the window i windows ago had a use (bit 0: the latest). */
-  recent: number
-}
+/** One entity's detector state: the core's state (plain data, structured-clone serialisable). */
+export type CountDetectorState = CoreState
 
 /** What one window concluded (a fresh object: safe to keep). */
 export interface CountStep {
@@ -96,95 +97,86 @@ export interface CountStep {
   /** Log-likelihood ratio of this window (CUSUM increment). */
   llr: number
   cusum: number
+  /** Evidence in units of the threshold (cusum / threshold): ≥ 1 when the entity took off. */
+  surprise: number
   /** CUSUM at or above the threshold and enough uses in this window. */
   alarm: boolean
 }
 
-export function newCountDetector(): CountDetectorState {
-  return { n: 0, share: NaN, cusum: 0, recent: 0 }
+/**
+ * The trend configuration of the detector core (operators/anomaly/core.ts): Poisson model, the
+ * expectation = level (the share) × exposure (the platform's posts in the window), no season (the
+ * exposure carries the daily rhythm), no record channels, a CUSUM channel with the alarm at its
+ * threshold, no warm-up of its own (the job's warm-up is passed per window), no history weight and
+ * no refractory bar (the lifecycle and the evidence reset at the end of an episode do that job).
+ */
+export function trendCoreOptions(o: CountDetectorOptions): DetectorOptionsInput {
+  return {
+    model: 'poisson',
+    direction: 'up',
+    seasonPeriodMs: 0,
+    levelScales: [],
+    residualScales: [],
+    volatilityScales: [],
+    levelAlpha: 1 / o.baselineSpan,
+    levelMeanPoints: Math.ceil(o.baselineSpan),
+    prior: o.priorUses,
+    priorWeight: o.priorWindows,
+    clip: o.clip,
+    clipLevel: true,
+    expectedFloor: o.floorExpected,
+    deviationFloor: o.minExpected,
+    cusumThreshold: o.threshold,
+    cusumRatio: o.ratio,
+    cusumMinRise: o.minRise,
+    warmup: 0,
+    historyPower: 0,
+    refractory: 0,
+    alarmAt: 1,
+    minObserved: o.minUses,
+    persist: o.persist,
+    persistOf: o.persistOf,
+  }
 }
 
-function alternative(expected: number, o: CountDetectorOptions): number {
-  return o.ratio * expected + o.minRise
+const cores = new WeakMap<CountDetectorOptions, DetectorCore>()
+
+/** The core for these (parsed) options; one per options object, shared by all entities. */
+export function trendCore(o: CountDetectorOptions): DetectorCore {
+  let core = cores.get(o)
+  if (core === undefined) {
+    core = new DetectorCore(trendCoreOptions(o))
+    cores.set(o, core)
+  }
+  return core
 }
 
-function expectedFor(s: CountDetectorState, total: number, o: CountDetectorOptions): number {
-  // before the first window the share is the prior, at today's volume
-  const share = Number.isNaN(s.share) ? o.priorUses / Math.max(total, 1) : s.share
-  return Math.max(share * Math.max(total, 1), o.floorExpected)
+let defaults: CountDetectorOptions | undefined
+
+/** A new entity's state (its shape is the same for every count configuration). */
+export function newCountDetector(o?: CountDetectorOptions): CountDetectorState {
+  return trendCore(o ?? (defaults ??= parseCountDetectorOptions())).init()
 }
 
 /**
- * One window: x observed uses, total = the platform's posts in the window. learn = false freezes
- * the baseline (while the entity trends). Mutates s.
+ * One window: x observed uses, total = the platform's posts in the window (the exposure), time =
+ * the window's end. learn = false freezes the baseline (while the entity trends). Mutates s.
  */
-export function stepCount(s: CountDetectorState, x: number, total: number, learn: boolean, o: CountDetectorOptions, warmingUp = false): CountStep {
-  const tot = Math.max(total, 1)
-  if (Number.isNaN(s.share)) s.share = o.priorUses / tot
-  const mu = Math.max(s.share * tot, o.floorExpected)
-  const l1 = alternative(mu, o)
-  const llr = x * Math.log(l1 / mu) - (l1 - mu)
-  const deviation = (x - mu) / Math.sqrt(Math.max(mu, o.minExpected))
-  s.recent = ((s.recent << 1) | (x > 0 ? 1 : 0)) & 0x3fffffff
-  if (warmingUp) {
-    // Job warm-up: every entity is new to the job, not to the world. Learn a plain mean of what
-    // is there (no prior, no clip) and raise nothing.
-    s.share += (x / tot - s.share) / (s.n + 1)
-    s.n++
-    s.cusum = 0
-    return { observed: x, expected: mu, deviation, llr, cusum: 0, alarm: false }
-  }
-  s.cusum = Math.max(0, s.cusum + llr)
-  if (learn) {
-    const cap = mu + o.clip * Math.sqrt(mu) + 1
-    const xc = x > cap ? cap : x
-    s.share += rate(s, o) * (xc / tot - s.share)
-    s.n++
-  }
-  const alarm = s.cusum >= o.threshold && x >= o.minUses && popcount(s.recent & ((1 << o.persistOf) - 1)) >= o.persist
-  return { observed: x, expected: mu, deviation, llr, cusum: s.cusum, alarm }
-}
-
-/** Learning rate of the next window: the prior's pseudo-count first, then the EWMA span. */
-function rate(s: CountDetectorState, o: CountDetectorOptions): number {
-  return Math.max(1 / (o.priorWindows + s.n + 1), 1 / o.baselineSpan)
+export function stepCount(s: CountDetectorState, x: number, total: number, learn: boolean, o: CountDetectorOptions, warmingUp = false, time = 0): CountStep {
+  const e = trendCore(o).update(s, x, time, Math.max(total, 1), (learn ? 0 : FREEZE) | (warmingUp ? WARMING_UP : 0))
+  return { observed: x, expected: e.baseline, deviation: e.deviation, llr: e.llr, cusum: e.cusum, surprise: e.surprise, alarm: e.alarm }
 }
 
 /**
- * k windows with no use, in closed form. total is the platform volume to assume for them (the last
- * one seen). learn as in stepCount.
+ * k windows with no use, in closed form (the core's gap). total is the platform volume to assume
+ * for them (the last one seen); time0 / stepMs the first zero window's end and the window length.
+ * learn as in stepCount.
  */
-export function gapCount(s: CountDetectorState, k: number, total: number, learn: boolean, o: CountDetectorOptions, warmingUp = false): void {
-  if (k <= 0 || Number.isNaN(s.share)) return
-  s.recent = k >= 30 ? 0 : (s.recent << k) & 0x3fffffff
-  if (warmingUp) {
-    s.share *= s.n / (s.n + k)
-    s.n += k
-    return
-  }
-  const mu = expectedFor(s, total, o)
-  s.cusum = Math.max(0, s.cusum - k * (alternative(mu, o) - mu))
-  if (!learn) return
-  // the rate changes while n < span: apply the product exactly for the first steps, then a power
-  let left = k
-  while (left > 0 && 1 / (o.priorWindows + s.n + 1) > 1 / o.baselineSpan) {
-    s.share *= 1 - rate(s, o)
-    s.n++
-    left--
-  }
-  if (left > 0) {
-    s.share *= Math.pow(1 - 1 / o.baselineSpan, left)
-    s.n += left
-  }
-}
-
-function popcount(v: number): number {
-  v -= (v >>> 1) & 0x55555555
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
-  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24)
+export function gapCount(s: CountDetectorState, k: number, total: number, learn: boolean, o: CountDetectorOptions, warmingUp = false, time0 = 0, stepMs = 0): void {
+  trendCore(o).gap(s, k, Math.max(total, 1), (learn ? 0 : FREEZE) | (warmingUp ? WARMING_UP : 0), time0, stepMs)
 }
 
 /** Expected uses for a window with this platform volume, without learning. */
 export function expectedUses(s: CountDetectorState, total: number, o: CountDetectorOptions): number {
-  return expectedFor(s, total, o)
+  return trendCore(o).expected(s, 0, Math.max(total, 1))
 }

@@ -67,7 +67,7 @@ export interface EntityTrendOptions {
 }
 
 /** prevPlatform: for pooled keys and a window without uses, the platform of the previous signal. */
-function signalOf(key: string, start: number, end: number, st: EntityWindowStats | null, step: TrackerStep, threshold: number, prevPlatform: Platform | undefined): TrendSignal {
+function signalOf(key: string, start: number, end: number, st: EntityWindowStats | null, step: TrackerStep, prevPlatform: Platform | undefined): TrendSignal {
   const k = parseKey(key)
   let platform: Platform
   if (k.platform !== ALL_PLATFORMS) platform = k.platform
@@ -85,8 +85,8 @@ function signalOf(key: string, start: number, end: number, st: EntityWindowStats
     baseline: step.step.expected,
     observed: step.step.observed,
     deviation: step.step.deviation,
-    // evidence in units of the alarm threshold: ≥ 1 when the entity took off
-    score: step.step.cusum / threshold,
+    // the core's surprise: evidence in units of the alarm threshold, ≥ 1 when the entity took off
+    score: step.step.surprise,
     stage: step.stage as TrendSignal['stage'],
     contributingPostIds: st?.topPosts ?? [],
     revision: 0,
@@ -96,7 +96,6 @@ function signalOf(key: string, start: number, end: number, st: EntityWindowStats
 export function entityTrends(o: EntityTrendOptions): KeyedProcessFunction<string, EntityWindow, EntityTrendState, TrendSignal> {
   const p = o.params
   const W = p.windowMs
-  const threshold = p.detector.threshold
   return {
     processElement(s, w, time, ctx) {
       const r = w.r
@@ -115,7 +114,7 @@ export function entityTrends(o: EntityTrendOptions): KeyedProcessFunction<string
       applyGap(st.t, r.start, p, w.warmingUp)
       const step = stepWindow(st.t, r.end, r.value.uniqueCreators, w.total, p, w.warmingUp)
       if (step.stage !== 'idle') {
-        st.last = signalOf(ctx.key, r.start, r.end, r.value, step, threshold, st.last?.platform)
+        st.last = signalOf(ctx.key, r.start, r.end, r.value, step, st.last?.platform)
         ctx.emit(st.last, time)
       } else st.last = null
       if (isActive(st.t)) ctx.registerTimer(r.end + W - 1)
@@ -135,7 +134,7 @@ export function entityTrends(o: EntityTrendOptions): KeyedProcessFunction<string
   function zeroWindow(s: EntityTrendState, key: string, end: number, emit: (v: TrendSignal, t: number) => void, time: number): void {
     const step = stepWindow(s.t, end, 0, undefined, p, false)
     if (step.stage === 'idle') { s.last = null; return }
-    s.last = signalOf(key, end - W, end, null, step, threshold, s.last?.platform)
+    s.last = signalOf(key, end - W, end, null, step, s.last?.platform)
     emit(s.last, Math.max(time, end - 1))
   }
 }

@@ -1,4 +1,5 @@
-// One entity's trend state across windows: the count-aware detector (detector.ts) feeding the
+// One entity's trend state across windows: the detector core in its count configuration
+// (detector.ts, operators/anomaly/core.ts) feeding the
 // lifecycle (lifecycle.ts), plus what a signal needs (growth, the last window, the platform volume).
 // Pure: the trend topology's keyed process function (process.ts) and the offline tuner both drive
 // it, so what is tuned is what runs.
@@ -7,7 +8,7 @@
 // such gaps are applied in closed form when its next record arrives (applyGap()); while it is trending
 // the process function steps them one by one from event-time timers, so a trend that stops dead
 // still goes peaking → declining → idle on time.
-import { gapCount, newCountDetector, stepCount, type CountDetectorOptions, type CountDetectorState, type CountStep } from './detector.ts'
+import { gapCount, newCountDetector, stepCount, trendCore, type CountDetectorOptions, type CountDetectorState, type CountStep } from './detector.ts'
 import { newLifecycle, stepLifecycle, type LifecycleOptions, type LifecycleState, type Stage } from './lifecycle.ts'
 
 export interface TrackerParams {
@@ -50,7 +51,7 @@ export function applyGap(s: TrackerState, start: number, p: TrackerParams, warmi
   if (s.lastEnd === -Infinity || start <= s.lastEnd) return
   const k = Math.round((start - s.lastEnd) / p.windowMs)
   if (k <= 0) return
-  gapCount(s.det, k, s.lastTotal, !isActive(s), p.detector, warmingUp)
+  gapCount(s.det, k, s.lastTotal, !isActive(s), p.detector, warmingUp, s.lastEnd + p.windowMs, p.windowMs)
   s.prevObserved = 0
   s.lastEnd = start
 }
@@ -64,14 +65,15 @@ export function stepWindow(s: TrackerState, end: number, observed: number, total
   const wasActive = isActive(s)
   // the baseline learns only while idle and not already accumulating evidence of a take-off
   const learn = !wasActive && s.det.cusum < p.detector.threshold
-  const step = stepCount(s.det, observed, tot, learn, p.detector, warmingUp)
+  const step = stepCount(s.det, observed, tot, learn, p.detector, warmingUp, end)
   const stage = stepLifecycle(s.life, observed, step.expected, step.alarm, p.lifecycle)
   if (wasActive && !isActive(s)) {
     // A finished episode clears the evidence (a new one needs a full threshold of its own) and
     // re-baselines: whatever level the entity settled at after its trend is its new normal, so the
     // long tail of a fading trend is not announced as a new one every time the evidence refills.
-    s.det.cusum = 0
-    s.det.share = Math.max(s.det.share, s.life.slow / Math.max(tot, 1))
+    const core = trendCore(p.detector)
+    core.resetEvidence(s.det)
+    core.raiseLevel(s.det, s.life.slow, Math.max(tot, 1))
   }
   const growth = (observed - s.prevObserved) / Math.max(s.prevObserved, 1)
   s.prevObserved = observed
