@@ -7,11 +7,12 @@
 //                  (uses, distinct creators via HyperLogLog, engagement, top posts)
 //                     ├─ platform totals ── keyBy platform ── volume + warm-up ── table volume ─┐
 //                     └─ entity windows ── join volume ◄─────────────────────────────────────────┘
-//                          ── keyBy entity ── detector + lifecycle ── TrendSignal ── signals sink
+//                          ── keyBy entity ── detector core (Poisson, CUSUM) + lifecycle ── TrendSignal ── signals sink
 //   records beyond the allowed lateness of the window → late sink
 //
-// Why the totals travel with the entities: the baseline is an entity's share of its platform's
-// posts (operators/trends/detector.ts), so each entity window needs the platform's post count for
+// Why the totals travel with the entities: the detector (the detector core of operators/anomaly in
+// its count configuration, operators/trends/detector.ts) expects an entity to take its usual share of
+// its platform's posts (the exposure), so each entity window needs the platform's post count for
 // the same window. Totals are hits on a reserved key that bypasses admission and are aggregated by
 // the same window operator, so they come out in the same batch as the entity windows; the volume
 // branch is declared first, so its table holds the window's total before the entity join reads it.
@@ -150,7 +151,7 @@ export function trendsTopology(source: Source<FirehoseEvent>, sinks: TrendsSinks
       (r, v): EntityWindow => ({ r, total: v?.total, warmingUp: v?.warmingUp ?? false }))
     .keyBy((w) => w.r.key)
     .process('trend-entities', entityTrends({ params: { windowMs: W, detector: o.detector, lifecycle: o.lifecycle } }),
-      { ttlMs: o.entityTtlMs, maxKeys: o.maxEntities ?? 2 * o.admission.capacity, bytesPerValue: 400 })
+      { ttlMs: o.entityTtlMs, maxKeys: o.maxEntities ?? 2 * o.admission.capacity, bytesPerValue: 470 })
     .to(sinks.signals)
   return t
 }

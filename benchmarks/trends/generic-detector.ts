@@ -1,5 +1,6 @@
-// Why the trend topology does not run the generic anomaly detector (operators/anomaly) on entity
-// counts: this replays the training seeds' per-entity series through it, densely (every window from
+// Why the trend topology runs the detector core (operators/anomaly/core.ts) in its count
+// configuration (Poisson model, platform volume as exposure, CUSUM channel) and not in its NAB
+// configuration (Gaussian model, record channels: the Detector defaults): this replays the training seeds' per-entity series through it, densely (every window from
 // the entity's first use, zeros included, which the topology could not even afford), on
 //   MODE=raw  the distinct-creator count per window, or
 //   MODE=z    the count-aware z-score (observed − share × volume) / √expected from detector.ts,
