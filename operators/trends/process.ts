@@ -18,7 +18,7 @@ import type { KeyedProcessFunction } from '../../streams/operators.ts'
 import type { WindowResult } from '../../streams/windows.ts'
 import { ALL_PLATFORMS, parseKey } from './keys.ts'
 import type { EntityWindowStats } from './stats.ts'
-import { applyGap, isActive, newTracker, stepWindow, type TrackerParams, type TrackerState, type TrackerStep } from './tracker.ts'
+import { applyGap, isActive, newTracker, stepWindow, upgradeTracker, type TrackerParams, type TrackerState, type TrackerStep } from './tracker.ts'
 
 /** The platform's volume for one window, as the entity join sees it. */
 export interface VolumeRow {
@@ -108,6 +108,7 @@ export function entityTrends(o: EntityTrendOptions): KeyedProcessFunction<string
         return s
       }
       const st = s ?? { t: newTracker(), last: null }
+      upgradeTracker(st.t)
       if (r.end <= st.t.lastEnd) return st
       // windows skipped while trending (a timer normally steps them first): zeros, one by one
       while (isActive(st.t) && st.t.lastEnd + W < r.end) zeroWindow(st, ctx.key, st.t.lastEnd + W, ctx.emit.bind(ctx), time)
@@ -124,7 +125,7 @@ export function entityTrends(o: EntityTrendOptions): KeyedProcessFunction<string
       // the timer for window [end − W, end) fires once the watermark passed its end: its result,
       // if it had one, has already been processed
       const end = t + 1
-      if (!s || s.t.lastEnd >= end || !isActive(s.t)) return s
+      if (!s || s.t.lastEnd >= end || !isActive(upgradeTracker(s.t))) return s
       zeroWindow(s, ctx.key, end, ctx.emit.bind(ctx), t)
       if (isActive(s.t)) ctx.registerTimer(end + W - 1)
       return s

@@ -32,6 +32,28 @@ export function newTracker(): TrackerState {
   return { det: newCountDetector(), life: newLifecycle(), lastEnd: -Infinity, lastTotal: 1, prevObserved: 0 }
 }
 
+/**
+ * Checkpoints written before the trend detector became the detector core hold its former state
+ * { n, share, cusum, recent } (n = windows learned, share NaN before the first window): converted
+ * in place to the core's state, same numbers. Returns s.
+ */
+export function upgradeTracker(s: TrackerState): TrackerState {
+  const d = s.det as unknown as Record<string, unknown>
+  if (d.m !== undefined || d.share === undefined) return s
+  const old = d as unknown as { n: number; share: number; cusum: number; recent: number }
+  const det = newCountDetector()
+  if (!Number.isNaN(old.share)) {
+    det.n = Math.max(old.n, 1)
+    det.m = old.n
+    det.level = old.share
+    det.cusum = old.cusum
+    det.recent = old.recent
+    det.firstTime = s.lastEnd
+  }
+  s.det = det
+  return s
+}
+
 /** The outcome of one window: its stage ('idle' = no signal) and the evidence behind it. */
 export interface TrackerStep {
   stage: Stage

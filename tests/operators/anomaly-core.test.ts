@@ -191,3 +191,33 @@ test('both users construct and run the same core: `trendwire nab` (gaussian) and
     spy.mock.restore()
   }
 })
+
+test('checkpoints from before the shared core restore: the trend tracker\'s former detector state is upgraded in place', async () => {
+  const { newTracker, stepWindow, upgradeTracker } = await import('../../operators/trends/tracker.ts')
+  const params = { windowMs: MIN, detector: parseCountDetectorOptions(), lifecycle: parseLifecycleOptions() }
+  const live = newTracker()
+  const rng = new Rng(13, 'core-upgrade')
+  for (let i = 0; i < 120; i++) stepWindow(live, T0 + (i + 1) * MIN, rng.poisson(1), 100, params, i < 30)
+  // the former state held { n: windows learned, share, cusum, recent }
+  const legacy = structuredClone(live) as unknown as { det: unknown }
+  legacy.det = { n: live.det.m, share: live.det.level, cusum: live.det.cusum, recent: live.det.recent }
+  const up = upgradeTracker(legacy as never)
+  for (let i = 120; i < 160; i++) {
+    const x = i < 140 ? rng.poisson(1) : rng.poisson(6)
+    assert.deepEqual(stepWindow(up, T0 + (i + 1) * MIN, x, 100, params, false), stepWindow(live, T0 + (i + 1) * MIN, x, 100, params, false))
+  }
+  assert.equal(upgradeTracker(up), up, 'a current state is left alone')
+  // and a never-stepped former state becomes a fresh one
+  const fresh = upgradeTracker({ ...newTracker(), det: { n: 0, share: NaN, cusum: 0, recent: 0 } as never })
+  assert.deepEqual(fresh.det, newTracker().det)
+})
+
+test('Detector snapshots from before the shared core (no cusum / recent / learned fields) restore and continue identically', () => {
+  const d = new Detector()
+  const rng = new Rng(17, 'core-v1')
+  const xs = Array.from({ length: 2000 }, (_, i) => 20 + 5 * Math.sin(i / 50) + rng.normal() + (i === 1700 ? 30 : 0))
+  for (let i = 0; i < 1000; i++) d.update(xs[i], T0 + i * 300_000)
+  const { cusum: _c, recent: _r, learned: _l, ...old } = d.snapshot()
+  const r = Detector.restore(structuredClone(old))
+  for (let i = 1000; i < xs.length; i++) assert.deepEqual({ ...r.update(xs[i], T0 + i * 300_000) }, { ...d.update(xs[i], T0 + i * 300_000) })
+})
