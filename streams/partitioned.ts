@@ -99,6 +99,9 @@ class PartitionInput<T> implements Source<T> {
    * stopping with records still queued would skip them.
    */
   stopAfterQueue(stopRunner: () => void): void {
+    // An input that has ended runs to its end: its last poll says done, and the final checkpoint then
+    // has the +∞ watermark (stopping it early would leave the partition's end unrecorded).
+    if (this.finished) return
     this.stopping = true
     if (this.queue.length === 0) stopRunner()
     else this.onEmpty = stopRunner
@@ -157,8 +160,18 @@ class PartitionInput<T> implements Source<T> {
     return this.position === undefined ? {} : { [this.partition]: this.position }
   }
 
+  /**
+   * Offsets are committed for information only: where a partition resumes is its task checkpoint
+   * (positionsFor). So a refused commit (e.g. while the group rebalances) does not fail the task; the
+   * next checkpoint commits again.
+   */
   async commit(positions: Record<string, unknown>): Promise<void> {
-    await this.parent.source.commit?.(positions)
+    try {
+      await this.parent.source.commit?.(positions)
+    } catch (e) {
+      this.parent.metrics.inc('offset_commit_failures_total', 1, { source: this.parent.source.name })
+      this.parent.log.warn({ partition: this.partition, err: e instanceof Error ? e.message : String(e) }, 'offset commit failed; the task checkpoint holds the position, the next checkpoint commits again')
+    }
   }
 
   async close(): Promise<void> {}
