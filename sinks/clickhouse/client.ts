@@ -9,7 +9,7 @@
 // `clickhouse_settings` are applied as `SET …` statements that persist on that connection, so the
 // sink always passes every setting it relies on, on every insert (see sink.ts).
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
-import { createChdbConnection } from 'chdb/connection'
+import { createChdbConnection, type ChdbExtension } from 'chdb/connection'
 import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { z } from 'zod'
@@ -47,8 +47,26 @@ export interface ClickHouseCapabilities {
   lightweightDelete: boolean
 }
 
+/** One INSERT whose body is already serialised in `format`. */
+export interface RawInsert {
+  /** "db.table" (plain identifiers). */
+  table: string
+  columns: readonly string[]
+  format: 'JSONCompactEachRow' | 'JSONEachRow' | 'TabSeparated'
+  body: Buffer
+  settings: Record<string, string | number | boolean>
+  signal: AbortSignal
+}
+
 export interface ClickHouse {
   readonly client: ClickHouseClient
+  /**
+   * chDB only: inserts a Buffer as it is (chdb's raw insert: handed to the engine zero-copy, the
+   * statement built and run on a libuv thread). The client's exec() path would decode the body into a
+   * JS string and concatenate it onto the SQL on the main thread first (chdb/connection exec); that
+   * cost the engine ~20% of its main thread in benchmarks/clickhouse.bench.ts. Undefined for servers.
+   */
+  readonly insertRaw?: (p: RawInsert) => Promise<void>
   readonly kind: 'server' | 'embedded'
   /** The URL (without credentials) or the data folder, for logs and errors. */
   readonly target: string
@@ -70,6 +88,7 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
   let kind: ClickHouse['kind']
   let target: string
   let database: string
+  let insertRaw: ClickHouse['insertRaw']
   if ('url' in o) {
     client = createClient({
       url: o.url, username: o.username, password: o.password, database: o.database,
@@ -88,13 +107,21 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
     // own copy of the same declarations; structurally identical at runtime, nominally distinct for tsc.
     const connection = createChdbConnection({ path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
     client = createClient({ connection, log })
+    const raw = (connection as unknown as { chdb: ChdbExtension }).chdb
+    insertRaw = async (p) => {
+      try {
+        await raw.rawInsert({ table: p.table, columns: p.columns, format: p.format, values: p.body, settings: p.settings, signal: p.signal })
+      } catch (err) {
+        throw asClickHouseShaped(err)
+      }
+    }
     target = path
     kind = 'embedded'
     database = 'default'
   }
   let caps: Promise<ClickHouseCapabilities> | null = null
   return {
-    client, kind, target, database,
+    client, kind, target, database, insertRaw,
     capabilities() {
       caps ??= detectCapabilities(client).catch((err) => {
         caps = null
@@ -104,6 +131,20 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
     },
     close: () => client.close(),
   }
+}
+
+/**
+ * chdb's raw insert throws its own ChdbInsertError ("Code: 27. DB::Exception: … (TYPE)" with
+ * clickhouseCode); give it the { code: '27', type } shape errors.ts reads from clickhouse-js errors.
+ */
+function asClickHouseShaped(err: unknown): unknown {
+  const e = err as { clickhouseCode?: unknown; message?: unknown; name?: unknown } | null
+  if (!e || typeof e.message !== 'string' || e.name === 'ChdbAbortError') return err
+  const m = /^\s*Code:\s*(\d+)[.,]/.exec(e.message)
+  const code = typeof e.clickhouseCode === 'number' ? e.clickhouseCode : m ? Number(m[1]) : undefined
+  if (code === undefined) return err
+  const type = /\(([A-Z][A-Z0-9_]+)\)\s*(\(version [^)]*\))?\s*$/.exec(e.message)?.[1]
+  return Object.assign(new Error(e.message, { cause: err }), { code: String(code), type })
 }
 
 async function detectCapabilities(client: ClickHouseClient): Promise<ClickHouseCapabilities> {

@@ -4,8 +4,9 @@
 // array per line, values in column order (rows.ts) — or FORMAT JSONEachRow (one object per line) for
 // servers without JSONCompactEachRow input (18.16). Rows are serialised once, by the sink, into one
 // Buffer per chunk that every retry resends unchanged (the dedup token must name identical bytes).
-// Both go through clickhouse-js's exec() on either connection; DateTime64(3) columns take integer
-// epoch milliseconds.
+// Over HTTP the body goes through clickhouse-js's exec(); on chDB through chdb's raw insert, which hands
+// the Buffer to the engine without decoding it into a JS string on the main thread (client.ts,
+// insertRaw). DateTime64(3) columns take integer epoch milliseconds.
 //
 // Retries: exponential backoff with equal jitter (delay in [cap/2, cap], cap = min(max, initial·2^n)),
 // forever unless giveUpAfterMs is set — while ClickHouse is down the caller is held, nothing is dropped.
@@ -104,13 +105,18 @@ export class Inserter {
           this.who.log.info({ sink: this.who.sink, table: this.table, attempt, token }, 'clickhouse insert had landed before its acknowledgement was lost: not resent')
           return
         }
-        const r = await this.ch.client.exec({
-          query: this.sql,
-          values: Readable.from([body], { objectMode: false }),
-          clickhouse_settings: settings,
-          abort_signal: signal,
-        })
-        await drainStream(r.stream)
+        if (this.ch.insertRaw) {
+          // chDB: the Buffer goes to the engine as it is, off the main thread (client.ts).
+          await this.ch.insertRaw({ table: this.table, columns: this.columns, format: this.compact ? 'JSONCompactEachRow' : 'JSONEachRow', body, settings, signal })
+        } else {
+          const r = await this.ch.client.exec({
+            query: this.sql,
+            values: Readable.from([body], { objectMode: false }),
+            clickhouse_settings: settings,
+            abort_signal: signal,
+          })
+          await drainStream(r.stream)
+        }
         if (insertChannel.hasSubscribers) insertChannel.publish({ sink: this.who.sink, table: this.table, rows, bytes: body.length, token, attempt, ms: performance.now() - t0 } satisfies InsertEvent)
         return
       } catch (err) {

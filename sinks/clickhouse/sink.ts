@@ -11,8 +11,8 @@
 // Exactly once (exactlyOnce: true, the default). Chunk boundaries depend only on what a replay
 // reproduces: every `chunkRows` rows, counted from the last *durable* checkpoint — never a timer, never a
 // checkpoint that may not survive. preCommit(id) inserts the closed chunks and returns the open tail
-// (< chunkRows rows) as checkpoint state; commit(id), once the checkpoint is durable, inserts the tail
-// as the epoch's last chunk and starts epoch `id`. So a crashed run and its replay cut the same chunks.
+// (< chunkRows rows) as checkpoint state; commit(id), once the checkpoint is durable, queues the tail
+// as the epoch's last chunk (inserted in the background while the runner goes on) and starts epoch `id`. So a crashed run and its replay cut the same chunks.
 // Then, by what the table offers (sink.dedup, decided at open):
 //  - 'transactional' — the table has the bookkeeping columns of schemas/clickhouse/010 (_tw_writer,
 //    _tw_chunk): every row carries its lineage and chunk id. restore(state N) deletes what this lineage
@@ -117,6 +117,8 @@ function withBookkeeping(line: string, writer: number, id: number, columns: read
 }
 
 interface Chunk {
+  /** Enqueue order; chunks up to `durableSeq` are covered by a durable checkpoint. */
+  seq: number
   epoch: number
   index: number
   rows: number
@@ -126,6 +128,43 @@ interface Chunk {
 }
 
 interface Waiter { resolve: () => void; reject: (e: unknown) => void }
+
+/**
+ * The open chunk: serialised lines written straight into one growing Buffer (UTF-8, '\n' after each)
+ * that becomes the INSERT body as it is. Keeping a string per row until the chunk closed, then
+ * join + Buffer.from, kept every line alive long enough to be promoted to the old generation: the
+ * engine's main thread paid for it in GC (benchmarks/clickhouse/README.md, section 3).
+ */
+class OpenChunk {
+  buf: Buffer
+  len = 0
+  rows = 0
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(4096, capacity))
+  }
+
+  push(line: string): void {
+    // line.length UTF-16 units are at most 3 UTF-8 bytes each.
+    if (this.len + line.length * 3 + 1 > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + line.length * 3 + 1))
+      this.buf.copy(next, 0, 0, this.len)
+      this.buf = next
+    }
+    this.len += this.buf.write(line, this.len, 'utf8')
+    this.buf[this.len++] = 10
+    this.rows++
+  }
+
+  /** The body, newline-terminated. */
+  body(): Buffer {
+    return this.buf.subarray(0, this.len)
+  }
+
+  /** The rows as lines (for checkpoint state: the open tail). */
+  lines(): string[] {
+    return this.rows === 0 ? [] : this.buf.toString('utf8', 0, this.len - 1).split('\n')
+  }
+}
 
 export class ClickHouseSink<T> implements Sink<T> {
   readonly opts: z.output<typeof clickHouseSinkOptionsSchema>
@@ -140,13 +179,18 @@ export class ClickHouseSink<T> implements Sink<T> {
 
   private epoch = 0
   private chunkIndex = 0
-  private openRows: string[] = []
+  private openChunk = new OpenChunk(64 * 1024)
   private readonly queue: Chunk[] = []
   private queuedRows = 0
   private draining: Promise<void> | null = null
   private waiters: Waiter[] = []
   private failure: TrendwireError | null = null
   private preCommitted: { id: number; tailLen: number } | null = null
+  private seq = 0
+  /** The last chunk a durable checkpoint covers (its tail, closed by commit()); later ones are replayed after a crash. */
+  private durableSeq = -1
+  /** close() is waiting for the covered chunks only: the drain loop stops before the first uncovered one. */
+  private closing = false
   private abort = new AbortController()
   private timer: NodeJS.Timeout | null = null
   private caps: ClickHouseCapabilities | null = null
@@ -187,7 +231,7 @@ export class ClickHouseSink<T> implements Sink<T> {
 
   /** Rows accepted by write() and not yet acknowledged by ClickHouse. */
   get bufferedRows(): number {
-    return this.queuedRows + this.openRows.length
+    return this.queuedRows + this.openChunk.rows
   }
 
   async open(ctx?: SinkContext): Promise<void> {
@@ -270,12 +314,12 @@ export class ClickHouseSink<T> implements Sink<T> {
     const { values, times } = batch
     const line = this.line
     const chunkRows = this.opts.chunkRows
-    let open = this.openRows
+    let open = this.openChunk
     for (let i = 0; i < values.length; i++) {
       open.push(line(values[i], times[i]))
-      if (open.length >= chunkRows) {
+      if (open.rows >= chunkRows) {
         this.closeOpen()
-        open = this.openRows
+        open = this.openChunk
       }
     }
     this.stats.rowsWritten += values.length
@@ -294,8 +338,8 @@ export class ClickHouseSink<T> implements Sink<T> {
       return { v: 1, checkpointId, atLeastOnce: true }
     }
     await this.flushQueue()
-    this.preCommitted = { id: checkpointId, tailLen: this.openRows.length }
-    const state: ClickHouseSinkState = { v: 1, checkpointId, writer: this.txn ? this.writer : 0, epoch: this.epoch, chunkIndex: this.chunkIndex, tail: this.openRows.slice() }
+    this.preCommitted = { id: checkpointId, tailLen: this.openChunk.rows }
+    const state: ClickHouseSinkState = { v: 1, checkpointId, writer: this.txn ? this.writer : 0, epoch: this.epoch, chunkIndex: this.chunkIndex, tail: this.openChunk.lines() }
     return state
   }
 
@@ -313,18 +357,24 @@ export class ClickHouseSink<T> implements Sink<T> {
     // writes nothing between preCommit and commit; were it to, those rows would join the tail, which is
     // still exact: restore deletes this chunk and re-inserts the checkpoint's tail alone.)
     this.closeOpen()
+    this.durableSeq = this.seq - 1
     this.epoch = checkpointId
     this.chunkIndex = 0
-    await this.flushQueue()
     this.insertedSinceCommit = false
+    // Not awaited: the runner goes on while the tail is inserted (it used to wait here for the whole
+    // INSERT, the engine idle). Nothing is lost by returning early — the tail is in the durable
+    // checkpoint and restore(state) inserts it again after a crash (deleting whatever part of it landed);
+    // the next preCommit waits for it like for any closed chunk, and close() waits for it too.
+    this.kick()
   }
 
   async restore(state: unknown): Promise<void> {
-    this.openRows = []
+    this.openChunk = new OpenChunk(64 * 1024)
     this.queue.length = 0
     this.queuedRows = 0
     this.failure = null
     this.preCommitted = null
+    this.closing = false
     const s = state as Partial<ClickHouseSinkState> | undefined
     if (!this.opts.exactlyOnce || !s || s.v !== 1 || typeof s.checkpointId !== 'number') return
     const n = s.checkpointId
@@ -343,7 +393,8 @@ export class ClickHouseSink<T> implements Sink<T> {
     // A checkpoint from before the table had bookkeeping columns: its tail lines lack them.
     if (this.txn && !s.writer) tail = tail.map((l) => withBookkeeping(l, this.writer, chunkId(tailEpoch, tailIndex), this.columns))
     // Redo what commit() did for this checkpoint.
-    if (tail.length > 0) this.enqueue({ epoch: tailEpoch, index: tailIndex, rows: tail.length, lines: tail, body: null, token: null })
+    if (tail.length > 0) this.enqueue({ seq: 0, epoch: tailEpoch, index: tailIndex, rows: tail.length, lines: tail, body: null, token: null })
+    this.durableSeq = this.seq - 1
     this.epoch = n
     this.chunkIndex = 0
     await this.flushQueue()
@@ -354,20 +405,34 @@ export class ClickHouseSink<T> implements Sink<T> {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
+    const failedBefore = this.failure
     if (!this.opts.exactlyOnce && !this.failure) {
       this.closeOpen()
       await this.flushQueue()
-    } else if (this.bufferedRows > 0) {
+    } else {
+      // Chunks a durable checkpoint covers (the last commit's tail) go in before closing, as commit()
+      // used to insert them before returning; an insert in flight past them is abandoned.
+      this.closing = true
+      if (this.draining && this.queue.length > 0 && this.queue[0].seq > this.durableSeq) this.abort.abort()
+      else if (!this.failure) {
+        this.kick()
+        while (this.draining) await this.draining
+      }
+      const uncovered = this.openChunk.rows + this.queue.reduce((n, c) => n + (c.seq > this.durableSeq ? c.rows : 0), 0)
       // Not covered by a durable checkpoint: the replay from the last checkpoint produces them again.
-      this.log.info({ sink: this.name, rows: this.bufferedRows }, 'clickhouse sink closing with rows after the last checkpoint; they are replayed from it on restart')
+      if (uncovered > 0) this.log.info({ sink: this.name, rows: uncovered }, 'clickhouse sink closing with rows after the last checkpoint; they are replayed from it on restart')
     }
     this.abort.abort()
     if (this.draining) await this.draining
     this.abort = new AbortController()
+    this.closing = false
     // Nothing of ours after the last durable checkpoint is in the table: a later fresh start need not look.
     if (this.txn && this.begun && !this.failure && !this.insertedSinceCommit) {
       await this.record('closed', this.epoch).catch((err) => this.log.warn({ sink: this.name, err: (err as Error).message }, 'could not record a clean close'))
     }
+    // The last commit's tail was refused (onRejected: 'fail', or no dead-letter target) while closing:
+    // nobody else will hear of it.
+    if (this.failure && this.failure !== failedBefore) throw this.failure
   }
 
   /** Waits until every closed chunk is in ClickHouse (or refused); throws the sink's failure. */
@@ -379,13 +444,15 @@ export class ClickHouseSink<T> implements Sink<T> {
 
   /** The open rows become the next chunk of the current epoch. */
   private closeOpen(): void {
-    if (this.openRows.length === 0) return
-    const lines = this.openRows
-    this.openRows = []
-    this.enqueue({ epoch: this.epoch, index: this.chunkIndex++, rows: lines.length, lines, body: null, token: null })
+    const open = this.openChunk
+    if (open.rows === 0) return
+    // The next chunk starts at about this one's size: few regrowths, little slack.
+    this.openChunk = new OpenChunk(Math.ceil(open.len * 1.1))
+    this.enqueue({ seq: 0, epoch: this.epoch, index: this.chunkIndex++, rows: open.rows, lines: null, body: open.body(), token: null })
   }
 
   private enqueue(c: Chunk): void {
+    c.seq = this.seq++
     this.queue.push(c)
     this.queuedRows += c.rows
   }
@@ -400,6 +467,7 @@ export class ClickHouseSink<T> implements Sink<T> {
       if (this.txn && !this.begun) await this.begin()
       while (this.queue.length > 0 && !this.failure) {
         const c = this.queue[0]
+        if (this.closing && c.seq > this.durableSeq) break
         await this.insertChunk(c)
         this.queue.shift()
         this.queuedRows -= c.rows
@@ -438,7 +506,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     // Transactional: after a failure whose outcome is unknown, ask before resending (a server killed
     // after writing the part loses the token log with it).
     const landed = this.txn ? () => this.chunkLanded(c) : undefined
-    this.insertedSinceCommit = true
+    if (c.seq > this.durableSeq) this.insertedSinceCommit = true
     try {
       await this.inserter.insert(c.body, c.rows, settings, c.token || undefined, this.abort.signal, landed)
     } catch (err) {

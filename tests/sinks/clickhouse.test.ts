@@ -200,6 +200,20 @@ function faulty(base: ClickHouse, faults: Array<Error | 'ack-lost'>): ClickHouse
     }
     return base.client.exec(p)
   }
+  // chDB's inserts take the raw path (client.ts, insertRaw): the same faults there.
+  if (base.insertRaw) {
+    const raw = base.insertRaw
+    h.insertRaw = async (p) => {
+      if (faults.length > 0) {
+        h.failed++
+        const f = faults.shift()!
+        if (f !== 'ack-lost') throw f
+        await raw(p)
+        throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
+      }
+      return raw(p)
+    }
+  }
   return h
 }
 
@@ -275,7 +289,9 @@ test('a chunk ClickHouse refuses goes to dead letters with the reason, and the s
   const strict = new ClickHouseSink('strict', ch, hashtagWindowRows(table), { chunkRows: 10, onRejected: 'fail' }, { logger: quiet, deadLetters })
   await strict.open(ctx)
   await strict.write(batchOf([row('bad', 1, -1)]), ctx)
-  await assert.rejects(strict.preCommit(1).then(() => strict.commit(1)), (err: unknown) => {
+  // The tail goes in after commit(1) returned (commit does not wait for it): the refusal surfaces at the
+  // next preCommit (or write, or close).
+  await assert.rejects(strict.preCommit(1).then(() => strict.commit(1)).then(() => strict.preCommit(2)), (err: unknown) => {
     assert.ok(err instanceof TrendwireError)
     assert.equal(err.code, 'SINK_REJECTED')
     assert.equal(err.retryable, false)
@@ -284,8 +300,39 @@ test('a chunk ClickHouse refuses goes to dead letters with the reason, and the s
   })
   assert.throws(() => strict.write(batchOf([row('after', 1)]), ctx), (err: unknown) => err instanceof TrendwireError && err.code === 'SINK_REJECTED', 'the failure sticks')
   await strict.close()
+  // The last checkpoint's tail refused while the sink closes: close() rejects with it.
+  const last = new ClickHouseSink('strict-last', ch, hashtagWindowRows(table), { chunkRows: 10, onRejected: 'fail' }, { logger: quiet })
+  await last.open(ctx)
+  await last.write(batchOf([row('bad', 1, -1)]), ctx)
+  await last.preCommit(1)
+  await last.commit(1)
+  await assert.rejects(last.close(), (err: unknown) => err instanceof TrendwireError && err.code === 'SINK_REJECTED')
   await dropTable(ch, table)
   await dropTable(ch, dl)
+})
+
+test('commit() returns without waiting for the tail; the next preCommit and close() wait for it, and a clean close is recorded', { timeout: 60_000 }, async () => {
+  const table = await cloneTable(ch, 'hashtag_uses_1m', uniqueTable('tail'))
+  const ctx = { checkpointId: 0, metrics: new Metrics() }
+  const sink = new ClickHouseSink('tail', ch, hashtagWindowRows(table), { chunkRows: 10 }, { logger: quiet })
+  await sink.open(ctx)
+  await sink.write(batchOf(Array.from({ length: 25 }, (_, i) => row('a', i))), ctx) // two chunks and a tail of 5
+  await sink.preCommit(1)
+  assert.equal(sink.stats.rowsInserted, 20, 'preCommit inserted the closed chunks')
+  await sink.commit(1)
+  assert.equal(sink.bufferedRows + sink.stats.rowsInserted, 25)
+  await sink.write(batchOf(Array.from({ length: 3 }, (_, i) => row('b', i))), ctx) // after the checkpoint: replayed, not inserted by close
+  await sink.preCommit(2)
+  assert.equal(sink.stats.rowsInserted, 25, 'the next preCommit waited for the tail of checkpoint 1')
+  await sink.commit(2)
+  await sink.write(batchOf([row('c', 1)]), ctx) // not covered by any checkpoint
+  await sink.close()
+  assert.equal(sink.stats.rowsInserted, 28, 'close() inserted the tail of checkpoint 2, not the uncovered row')
+  const [n] = await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${table}`)
+  assert.equal(Number(n.n), 28)
+  const [w] = await rows<{ state: string }>(ch, `SELECT argMax(state, seq) AS state FROM trendwire_sink_writers WHERE sink = 'tail' AND table_name = '${table}'`)
+  assert.equal(w.state, 'closed', 'nothing after the last durable checkpoint was inserted: a clean close')
+  await dropTable(ch, table)
 })
 
 test('bad options, a missing table or missing columns fail at start with a message naming them', async () => {
