@@ -14,8 +14,13 @@
 //
 // Correctness needs the stateful operators of a task to be keyed by something the input is
 // partitioned by (a firehose partitioned by post id: per-post features and scores). Aggregates over
-// another key (hashtags across posts) need a repartition topic keyed by that key, consumed by a
-// second partitioned topology — the same way Kafka Streams does it. Sinks are per task, so their
+// another key (hashtags across posts) go through a repartition topic keyed by that key, consumed by a
+// second partitioned topology — the same way Kafka Streams does it: a KafkaRepartitionSink
+// (sinks/kafka/repartition.ts, writer id = the task's partition) at the end of the first, a
+// RepartitionSource (streams/repartition.ts) under the second, which drops the duplicates a replayed
+// task re-emits (same sequence numbers) and takes its watermark from the writers' markers. It needs
+// the first topology's output to be a deterministic function of its partition's record order; see
+// docs/kafka.md "Repartition topics" and topologies/hashtag-activity.ts. Sinks are per task, so their
 // idempotency keys (e.g. ClickHouse insert_deduplication_token) include the partition and the
 // task's own checkpoint id, and replay after a move produces the same keys.
 import pino, { type Logger } from 'pino'
