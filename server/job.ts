@@ -166,10 +166,14 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
     ...(index ? { search: vectorIndexSearch(index, { postText }) } : {}),
   })
   const key = demoTenant(api, o.dataDir)
-  const alerts: Sink<RoutedAlert> = new TeeSink<RoutedAlert>('alerts', [
+  // Three topologies raise alerts. The live sink is stateless and the webhook sink merges the
+  // checkpoints of several runners (sinks/webhooks/sink.ts), so those two are shared; a ClickHouse
+  // sink's exactly-once lineage follows one runner's checkpoints, so each topology gets its own.
+  const webhooks = api.webhooks()
+  const alertsFor = (topology: string): Sink<RoutedAlert> => new TeeSink<RoutedAlert>(`alerts-${topology}`, [
     api.sinks.alerts,
-    api.webhooks(),
-    ...(ch ? [mapSink<RoutedAlert, Parameters<typeof brandAlertRows.row>[0]>('alerts-to-rows', (r) => r.alert, chSink('brand-alerts', brandAlertRows))] : []),
+    webhooks,
+    ...(ch ? [mapSink<RoutedAlert, Parameters<typeof brandAlertRows.row>[0]>('alerts-to-rows', (r) => r.alert, chSink(`brand-alerts-${topology}`, brandAlertRows))] : []),
   ])
 
   const top = new TopNByWindowSink<HashtagWindowCount>('top-hashtags', (r) => r.hashtag, (r) => r.count, 15)
@@ -191,7 +195,7 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
     {
       t: trendsTopology(source('trends'), {
         signals: new TeeSink<TrendSignal>('trend-signals', [
-          api.sinks.trends, keywordTrendAlertSink(api.watchlist, alerts), chSink('trend-signals', trendSignalRows),
+          api.sinks.trends, keywordTrendAlertSink(api.watchlist, alertsFor('trends')), chSink('trend-signals', trendSignalRows),
           ...(index ? [new VectorIndexSink<TrendSignal>('search-trends', index, (t) => trendItem(t, defaultEmbedder()), {}, { logger: log })] : []),
         ]),
         late: lateSink('trends'),
@@ -206,11 +210,11 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
       t: viralityTopology(source('virality'), {
         scores: new TeeSink<ViralityScore>('virality-scores', [api.sinks.scores, chSink('virality-scores', viralityScoreRows)]),
         late: lateSink('virality'),
-        viralMentions: { watchlist: api.watchlist, alerts },
+        viralMentions: { watchlist: api.watchlist, alerts: alertsFor('virality') },
       }, { model }),
       deadLetters: deadLetterSink('virality'),
     },
-    { t: brandAlertsTopology(source('brand-alerts'), { alerts }, api.watchlist), deadLetters: deadLetterSink('brand-alerts') },
+    { t: brandAlertsTopology(source('brand-alerts'), { alerts: alertsFor('brand-alerts') }, api.watchlist), deadLetters: deadLetterSink('brand-alerts') },
     { t: postIndexTopology(source('post-index'), posts), deadLetters: discard('dead-letters-post-index') },
     ...(index ? [{ t: searchIndexTopology(source('search-index'), { posts: new VectorIndexSink<VectorItem>('search-posts', index, (v) => v, {}, { logger: log }) }), deadLetters: deadLetterSink('search-index') }] : []),
   ]

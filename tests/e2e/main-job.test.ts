@@ -80,6 +80,18 @@ test('npm start: trends, real virality scores and alerts reach the Trend Radar; 
     assert.ok(Number(await sql(job, dataDir, 'SELECT count() FROM hashtag_uses_1m')) >= before)
     const dupes = await sql(job, dataDir, 'SELECT count() FROM (SELECT hashtag, window_start, revision, count() AS c FROM hashtag_uses_1m GROUP BY ALL HAVING c > 1)')
     assert.equal(dupes, '0', 'no row written twice across the restart')
+    // the other outputs too (raw rows, no FINAL): alerts come from three topologies, each its own
+    // ClickHouse lineage. A virality score may be re-emitted for the same (post, at) with new values
+    // when a late engagement corrects its feature window (an update, replaced on merge): a duplicate
+    // there is the same values twice.
+    for (const [table, key] of [
+      ['trend_signals', 'platform, entity_type, entity, window_start, revision'],
+      ['virality_scores', 'platform, post_id, at, model_version, predicted_final_engagement, prob_top1pct'],
+      ['brand_alerts', 'alert_id'],
+    ]) {
+      const twice = await sql(job, dataDir, `SELECT count() FROM (SELECT ${key}, count() AS c FROM ${table} GROUP BY ALL HAVING c > 1)`)
+      assert.equal(twice, '0', `no ${table} row written twice across the restart`)
+    }
   } finally {
     await ctx.close()
     await job?.stop()
