@@ -53,14 +53,13 @@ export class ClickHouseDeadLetterTable implements DeadLetterTarget {
   async rejected(c: RejectedChunk, signal: AbortSignal): Promise<void> {
     const letters = rejectedToDeadLetters(c)
     const caps = await this.caps
-    this.inserter.setCompact(caps.compact)
     const line = lineSerializer(deadLetterRows, caps.compact)
     let body = ''
     for (const d of letters) body += line(d, d.at) + '\n'
     const token = `${c.token}-dead-letters`
     const settings: Record<string, string | number> = { input_format_skip_unknown_fields: 0 }
     if (caps.token) settings.insert_deduplication_token = token
-    await this.inserter.insert(Buffer.from(body), letters.length, settings, token, signal)
+    await this.inserter.insert(caps.compact ? 'JSONCompactEachRow' : 'JSONEachRow', Buffer.from(body), letters.length, settings, token, signal)
   }
 }
 

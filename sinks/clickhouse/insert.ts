@@ -1,8 +1,9 @@
 // One insert of pre-serialised rows into one table, retried until it lands or is refused.
 //
 // Wire format: the request body of `INSERT INTO db.table (col, …) FORMAT JSONCompactEachRow` — one JSON
-// array per line, values in column order (rows.ts) — or FORMAT JSONEachRow (one object per line) for
-// servers without JSONCompactEachRow input (18.16). Rows are serialised once, by the sink, into one
+// array per line, values in column order (rows.ts) — or, for servers without JSONCompactEachRow input
+// (18.16), FORMAT TabSeparated (tsv.ts) where every column type has a TSV encoding, else JSONEachRow
+// (one object per line). Each chunk says its format (a checkpoint's tail keeps the one it was written in). Rows are serialised once, by the sink, into one
 // Buffer per chunk that every retry resends unchanged (the dedup token must name identical bytes).
 // Over HTTP the body goes through clickhouse-js's exec(); on chDB through chdb's raw insert, which hands
 // the Buffer to the engine without decoding it into a JS string on the main thread (client.ts,
@@ -51,10 +52,11 @@ export function qualifiedTable(ch: ClickHouse, table: string): { database: strin
   return { database, table: name, sql: `${quoteIdent(database)}.${quoteIdent(name)}` }
 }
 
+/** The body's format: JSONCompactEachRow (arrays), JSONEachRow (objects, for servers without the compact form), TabSeparated (tsv.ts). */
+export type WireFormat = 'JSONCompactEachRow' | 'JSONEachRow' | 'TabSeparated'
+
 export class Inserter {
   private readonly qualified: string
-  private sql = ''
-  private compact = true
   private columns: readonly string[]
   readonly table: string
 
@@ -69,23 +71,15 @@ export class Inserter {
     this.table = `${q.database}.${q.table}`
     this.qualified = q.sql
     this.columns = columns
-    this.build()
-  }
-
-  /** JSONCompactEachRow (arrays) where the server reads it, else JSONEachRow (objects). */
-  setCompact(compact: boolean): void {
-    this.compact = compact
-    this.build()
   }
 
   /** The columns each line fills, in order. */
   setColumns(columns: readonly string[]): void {
     this.columns = columns
-    this.build()
   }
 
-  private build(): void {
-    this.sql = `INSERT INTO ${this.qualified} (${this.columns.map(quoteIdent).join(', ')}) FORMAT ${this.compact ? 'JSONCompactEachRow' : 'JSONEachRow'}`
+  private sql(format: WireFormat): string {
+    return `INSERT INTO ${this.qualified} (${this.columns.map(quoteIdent).join(', ')}) FORMAT ${format}`
   }
 
   /**
@@ -93,7 +87,7 @@ export class Inserter {
    * Retryable failures are retried with backoff until `signal` aborts or giveUpAfterMs passes.
    */
   async insert(
-    body: Buffer, rows: number, settings: Record<string, string | number | boolean>, token: string | undefined, signal: AbortSignal,
+    format: WireFormat, body: Buffer, rows: number, settings: Record<string, string | number | boolean>, token: string | undefined, signal: AbortSignal,
     /** Before each retry: did the failed attempt land after all? ('in': done.) Errors here are retried too. */
     landed?: () => Promise<'in' | 'absent'>,
   ): Promise<void> {
@@ -107,10 +101,10 @@ export class Inserter {
         }
         if (this.ch.insertRaw) {
           // chDB: the Buffer goes to the engine as it is, off the main thread (client.ts).
-          await this.ch.insertRaw({ table: this.table, columns: this.columns, format: this.compact ? 'JSONCompactEachRow' : 'JSONEachRow', body, settings, signal })
+          await this.ch.insertRaw({ table: this.table, columns: this.columns, format, body, settings, signal })
         } else {
           const r = await this.ch.client.exec({
-            query: this.sql,
+            query: this.sql(format),
             values: Readable.from([body], { objectMode: false }),
             clickhouse_settings: settings,
             abort_signal: signal,

@@ -39,8 +39,9 @@ import type { Batch, MetricsSink, Sink, SinkContext } from '../../streams/types.
 import { quoteString, type ClickHouse, type ClickHouseCapabilities } from './client.ts'
 import type { DeadLetterTarget } from './dead-letters.ts'
 import { clickHouseFailure } from './errors.ts'
-import { Inserter, qualifiedTable, retryOptionsSchema } from './insert.ts'
+import { Inserter, qualifiedTable, retryOptionsSchema, type WireFormat } from './insert.ts'
 import type { RowFormat } from './rows.ts'
+import { tsvEncoder, tsvFields } from './tsv.ts'
 
 export const clickHouseSinkOptionsSchema = z.object({
   /** Target table; default: the format's table. "db.table" or a table in the connection's database. */
@@ -60,6 +61,11 @@ export const clickHouseSinkOptionsSchema = z.object({
   insertSettings: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
   /** On open, check that the table exists and has every column the format writes. */
   checkTable: z.boolean().default(true),
+  /**
+   * The body's format. 'auto': JSONCompactEachRow where the server reads it (chDB, ClickHouse ≥ 20),
+   * else TabSeparated when every column's type has a TSV encoding (tsv.ts), else JSONEachRow.
+   */
+  format: z.enum(['auto', 'JSONCompactEachRow', 'JSONEachRow', 'TabSeparated']).default('auto'),
 }).strict().refine((o) => o.highWaterMarkRows === undefined || o.highWaterMarkRows >= o.chunkRows, {
   message: 'must be ≥ chunkRows (a full chunk must fit under the high-water mark)', path: ['highWaterMarkRows'],
 })
@@ -82,6 +88,14 @@ export interface ClickHouseSinkState {
   chunkIndex: number
   /** The open chunk's rows: not in ClickHouse yet, inserted by commit() or, after a crash, by restore(). */
   tail: string[]
+  /**
+   * The same rows as one body (newline-terminated lines), written instead of `tail` since the open chunk
+   * became a Buffer: one copy into the checkpoint instead of a string per row to split and serialise.
+   */
+  tailBody?: Uint8Array
+  tailRows?: number
+  /** The tail's format (absent in checkpoints from before TabSeparated: JSON, '[' or '{' says which). */
+  format?: WireFormat
 }
 
 /** How a table is protected against duplicates, as found at open(). */
@@ -108,7 +122,8 @@ ENGINE = MergeTree
 ORDER BY (table_name, sink, writer, seq)`
 
 /** Appends the bookkeeping values to a line serialised without them (array or object form). */
-function withBookkeeping(line: string, writer: number, id: number, columns: readonly string[]): string {
+function withBookkeeping(line: string, writer: number, id: number, columns: readonly string[], format: WireFormat): string {
+  if (format === 'TabSeparated') return `${line}\t${writer}\t${id}`
   if (line.startsWith('[')) return `${line.slice(0, -1)},${writer},${id}]`
   const o = JSON.parse(line) as Record<string, unknown>
   o[columns[columns.length - 2]] = writer
@@ -119,6 +134,7 @@ function withBookkeeping(line: string, writer: number, id: number, columns: read
 interface Chunk {
   /** Enqueue order; chunks up to `durableSeq` are covered by a durable checkpoint. */
   seq: number
+  format: WireFormat
   epoch: number
   index: number
   rows: number
@@ -160,10 +176,6 @@ class OpenChunk {
     return this.buf.subarray(0, this.len)
   }
 
-  /** The rows as lines (for checkpoint state: the open tail). */
-  lines(): string[] {
-    return this.rows === 0 ? [] : this.buf.toString('utf8', 0, this.len - 1).split('\n')
-  }
 }
 
 export class ClickHouseSink<T> implements Sink<T> {
@@ -197,6 +209,8 @@ export class ClickHouseSink<T> implements Sink<T> {
   private settings: Record<string, string | number | boolean>
   private columns: readonly string[]
   private line: (value: T, time: number) => string
+  /** The format new rows are serialised in (set by open()). */
+  private wire: WireFormat = 'JSONCompactEachRow'
 
   // transactional mode
   private txn = false
@@ -226,7 +240,12 @@ export class ClickHouseSink<T> implements Sink<T> {
     this.inserter = new Inserter(ch, this.table, format.columns, this.opts.retry, { sink: name, log: this.log, metrics: () => this.metrics })
     // Rejected rows must not vanish silently: unknown JSON keys are an error, not skipped.
     this.settings = { input_format_skip_unknown_fields: 0, ...this.opts.insertSettings }
-    this.line = this.serializer(true)
+    this.line = this.serializer('JSONCompactEachRow', null)
+  }
+
+  /** The format rows are sent in (decided by open(); see the `format` option). */
+  get wireFormat(): WireFormat {
+    return this.wire
   }
 
   /** Rows accepted by write() and not yet acknowledged by ClickHouse. */
@@ -239,7 +258,8 @@ export class ClickHouseSink<T> implements Sink<T> {
     const caps = await this.withRetry('read server capabilities', () => this.ch.capabilities())
     this.caps = caps
     let bookkeeping = false
-    if (this.opts.checkTable) bookkeeping = await this.checkTable(caps)
+    let types: Map<string, string> | null = null
+    if (this.opts.checkTable) ({ bookkeeping, types } = await this.checkTable(caps))
     this.txn = this.opts.exactlyOnce && bookkeeping
     if (this.txn) {
       this.dedup = 'transactional'
@@ -247,8 +267,18 @@ export class ClickHouseSink<T> implements Sink<T> {
       this.inserter.setColumns(this.columns)
       await this.withRetry('create trendwire_sink_writers', () => this.ch.client.command({ query: WRITERS_TABLE_DDL(this.q.sql.slice(0, this.q.sql.indexOf('.'))) }))
     }
-    this.inserter.setCompact(caps.compactJson)
-    this.line = this.serializer(caps.compactJson)
+    // The wire format: see the `format` option.
+    const want = this.opts.format
+    let tsv: ReturnType<typeof tsvEncoder> = null
+    if (want === 'TabSeparated' || (want === 'auto' && !caps.compactJson)) {
+      types ??= await this.columnTypes()
+      tsv = tsvEncoder(this.columns.map((c) => types!.get(c) ?? ''))
+      if (!tsv && want === 'TabSeparated') {
+        throw new TrendwireError('SINK_REJECTED', `clickhouse sink "${this.name}": a column of ${this.table} has a type without a TabSeparated encoding (${this.columns.map((c) => `${c} ${types!.get(c)}`).join(', ')})`, { details: { table: this.table } })
+      }
+    }
+    this.wire = tsv ? 'TabSeparated' : want === 'JSONEachRow' || (want === 'auto' && !caps.compactJson) ? 'JSONEachRow' : 'JSONCompactEachRow'
+    this.line = this.serializer(this.wire, tsv)
     if (this.opts.exactlyOnce && this.dedup !== 'transactional' && this.dedup !== 'token') {
       this.log.warn({ sink: this.name, table: this.table, dedup: this.dedup },
         this.dedup === 'replacing'
@@ -261,8 +291,17 @@ export class ClickHouseSink<T> implements Sink<T> {
     }
   }
 
-  /** Checks the table; returns whether it has the bookkeeping columns. Sets `dedup` for the other modes. */
-  private async checkTable(caps: ClickHouseCapabilities): Promise<boolean> {
+  /** Column name → type, from DESCRIBE TABLE. */
+  private async columnTypes(): Promise<Map<string, string>> {
+    const cols = await this.withRetry('describe table', async () => {
+      const r = await this.ch.client.query({ query: `DESCRIBE TABLE ${this.q.sql}`, format: 'JSONEachRow' })
+      return r.json<{ name: string; type: string }>()
+    })
+    return new Map(cols.map((c) => [c.name, c.type]))
+  }
+
+  /** Checks the table; says whether it has the bookkeeping columns, and the column types. Sets `dedup` for the other modes. */
+  private async checkTable(caps: ClickHouseCapabilities): Promise<{ bookkeeping: boolean; types: Map<string, string> }> {
     const q = this.q
     const rs = await this.withRetry('describe table', async () => {
       const r = await this.ch.client.query({
@@ -274,11 +313,8 @@ export class ClickHouseSink<T> implements Sink<T> {
     if (rs.length === 0) {
       throw new TrendwireError('SINK_REJECTED', `clickhouse sink "${this.name}": table ${q.database}.${q.table} does not exist at ${this.ch.target} (run \`trendwire migrate\`)`, { details: { table: this.table } })
     }
-    const cols = await this.withRetry('describe table', async () => {
-      const r = await this.ch.client.query({ query: `DESCRIBE TABLE ${q.sql}`, format: 'JSONEachRow' })
-      return r.json<{ name: string }>()
-    })
-    const have = new Set(cols.map((c) => c.name))
+    const types = await this.columnTypes()
+    const have = new Set(types.keys())
     const missing = this.format.columns.filter((c) => !have.has(c))
     if (missing.length > 0) {
       throw new TrendwireError('SINK_REJECTED', `clickhouse sink "${this.name}": table ${q.database}.${q.table} has no column(s) ${missing.join(', ')} (schema out of date? run \`trendwire migrate\`)`, { details: { table: this.table, missing } })
@@ -286,15 +322,21 @@ export class ClickHouseSink<T> implements Sink<T> {
     const { engine, engine_full: full } = rs[0]
     const tokenDedup = caps.dedupToken && (engine.startsWith('Replicated') || /non_replicated_deduplication_window\s*=\s*[1-9]/.test(full))
     this.dedup = tokenDedup ? 'token' : engine.includes('Replacing') ? 'replacing' : 'none'
-    return have.has(WRITER_COLUMN) && have.has(CHUNK_COLUMN)
+    return { bookkeeping: have.has(WRITER_COLUMN) && have.has(CHUNK_COLUMN), types }
   }
 
   /** One line per row; in transactional mode the lineage and the open chunk's id are appended. */
-  private serializer(compact: boolean): (value: T, time: number) => string {
+  private serializer(format: WireFormat, tsv: ReturnType<typeof tsvEncoder>): (value: T, time: number) => string {
     const row = this.format.row
     const cols = this.columns
     const bookkeeping = this.txn
-    if (compact) {
+    if (format === 'TabSeparated') {
+      const enc = tsv!
+      return bookkeeping
+        ? (v, t) => { const a = row(v, t); a.push(this.writer, chunkId(this.epoch, this.chunkIndex)); return enc(a) }
+        : (v, t) => enc(row(v, t))
+    }
+    if (format === 'JSONCompactEachRow') {
       return bookkeeping
         ? (v, t) => { const a = row(v, t); a.push(this.writer, chunkId(this.epoch, this.chunkIndex)); return JSON.stringify(a) }
         : (v, t) => JSON.stringify(row(v, t))
@@ -339,7 +381,11 @@ export class ClickHouseSink<T> implements Sink<T> {
     }
     await this.flushQueue()
     this.preCommitted = { id: checkpointId, tailLen: this.openChunk.rows }
-    const state: ClickHouseSinkState = { v: 1, checkpointId, writer: this.txn ? this.writer : 0, epoch: this.epoch, chunkIndex: this.chunkIndex, tail: this.openChunk.lines() }
+    const open = this.openChunk
+    const state: ClickHouseSinkState = {
+      v: 1, checkpointId, writer: this.txn ? this.writer : 0, epoch: this.epoch, chunkIndex: this.chunkIndex,
+      tail: [], tailBody: Buffer.from(open.body()), tailRows: open.rows, format: this.wire,
+    }
     return state
   }
 
@@ -390,16 +436,20 @@ export class ClickHouseSink<T> implements Sink<T> {
       this.begun = true
       await this.record('committed', n)
     }
+    const tailFormat: WireFormat = s.format ?? (tail[0]?.startsWith('{') ? 'JSONEachRow' : 'JSONCompactEachRow')
     // A checkpoint from before the table had bookkeeping columns: its tail lines lack them.
-    if (this.txn && !s.writer) tail = tail.map((l) => withBookkeeping(l, this.writer, chunkId(tailEpoch, tailIndex), this.columns))
+    if (this.txn && !s.writer) tail = tail.map((l) => withBookkeeping(l, this.writer, chunkId(tailEpoch, tailIndex), this.columns, tailFormat))
     // Redo what commit() did for this checkpoint.
-    if (tail.length > 0) this.enqueue({ seq: 0, epoch: tailEpoch, index: tailIndex, rows: tail.length, lines: tail, body: null, token: null })
+    const body = s.tailBody && s.tailRows ? Buffer.from(s.tailBody.buffer, s.tailBody.byteOffset, s.tailBody.byteLength) : null
+    const tailRows = body ? s.tailRows! : tail.length
+    if (body) this.enqueue({ seq: 0, format: tailFormat, epoch: tailEpoch, index: tailIndex, rows: tailRows, lines: null, body, token: null })
+    else if (tail.length > 0) this.enqueue({ seq: 0, format: tailFormat, epoch: tailEpoch, index: tailIndex, rows: tail.length, lines: tail, body: null, token: null })
     this.durableSeq = this.seq - 1
     this.epoch = n
     this.chunkIndex = 0
     await this.flushQueue()
     this.insertedSinceCommit = false
-    this.log.debug({ sink: this.name, checkpoint: n, tail: tail.length, writer: this.writer }, 'clickhouse sink restored')
+    this.log.debug({ sink: this.name, checkpoint: n, tail: tailRows, writer: this.writer }, 'clickhouse sink restored')
   }
 
   async close(): Promise<void> {
@@ -448,7 +498,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     if (open.rows === 0) return
     // The next chunk starts at about this one's size: few regrowths, little slack.
     this.openChunk = new OpenChunk(Math.ceil(open.len * 1.1))
-    this.enqueue({ seq: 0, epoch: this.epoch, index: this.chunkIndex++, rows: open.rows, lines: null, body: open.body(), token: null })
+    this.enqueue({ seq: 0, format: this.wire, epoch: this.epoch, index: this.chunkIndex++, rows: open.rows, lines: null, body: open.body(), token: null })
   }
 
   private enqueue(c: Chunk): void {
@@ -508,7 +558,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     const landed = this.txn ? () => this.chunkLanded(c) : undefined
     if (c.seq > this.durableSeq) this.insertedSinceCommit = true
     try {
-      await this.inserter.insert(c.body, c.rows, settings, c.token || undefined, this.abort.signal, landed)
+      await this.inserter.insert(c.format, c.body, c.rows, settings, c.token || undefined, this.abort.signal, landed)
     } catch (err) {
       const e = err as TrendwireError
       if (e.code !== 'SINK_REJECTED') throw err
@@ -605,7 +655,9 @@ export class ClickHouseSink<T> implements Sink<T> {
     }
     this.log.error({ sink: this.name, table: this.table, rows: c.rows, token: c.token, err: error.message }, 'clickhouse refused a chunk: rows sent to dead letters')
     const text = c.body!.toString('utf8')
-    const lines = text.slice(0, text.length - 1).split('\n')
+    let lines = text.slice(0, text.length - 1).split('\n')
+    // TSV lines become JSON objects of the fields' text (dead letters are read as JSON).
+    if (c.format === 'TabSeparated') lines = lines.map((l) => { const f = tsvFields(l); return JSON.stringify(Object.fromEntries(this.columns.map((col, i) => [col, f[i]]))) })
     // Named by the chunk, not the process: a replay refused again does not dead-letter twice.
     const id = this.txn ? `${this.name}-w${this.writer}-${c.epoch}-${c.index}` : c.token!
     await this.deadLetters.rejected({ sink: this.name, table: this.inserter.table, token: id, lines, columns: this.columns, error }, this.abort.signal)
