@@ -312,6 +312,8 @@ export class PartitionedRunner<T> {
       return this.status()
     } finally {
       this.stop()
+      // the tasks' last checkpoints are written before the group hears that this member left
+      await Promise.all([...this.tasks.values()].map((t) => t.done.then(() => {}, () => {})))
       await this.source.close().catch(() => {})
     }
   }
