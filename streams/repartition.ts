@@ -19,9 +19,11 @@
 // dead-lettered (INPUT_SCHEMA_MISMATCH) rather than counted without a watermark.
 //
 // With endWhenWritersFinish, a partition whose writers have all sent "inf" is reported finished, and
-// the source is done once every partition it holds is finished (bounded runs and tests).
+// the source is done once every partition it holds is finished — in a consumer group, once every
+// partition is (allFinished; bounded runs and tests).
 import { TrendwireError } from './errors.ts'
 import { createKafkaSource, type KafkaMessage, type KafkaSourceOptions } from './kafka/index.ts'
+import { boundedDone } from './kafka/bounded.ts'
 import { partitionId } from './kafka/options.ts'
 import { noMetrics } from './metrics.ts'
 import type { DeadLetter, EventTime, MetricsSink, PollResult, Source, SourceBatch, SourceHooks } from './types.ts'
@@ -124,6 +126,11 @@ export interface RepartitionSourceOptions {
   writers: readonly string[]
   /** Report a partition finished once every writer sent "inf", and be done when all held partitions are. */
   endWhenWritersFinish?: boolean
+  /**
+   * With endWhenWritersFinish in a consumer group: done only once this says every partition is
+   * finished (tasksFinished over the shared checkpoint store; see streams/kafka/bounded.ts).
+   */
+  allFinished?: () => Promise<boolean>
   name?: string
   metrics?: MetricsSink
 }
@@ -253,7 +260,7 @@ export class RepartitionSource<T> implements Source<T> {
         }
       }
     }
-    const done = r.done || (this.opts.endWhenWritersFinish === true && this.assigned.size > 0 && [...this.assigned].every((p) => this.reported.has(p)))
+    const done = r.done || (this.opts.endWhenWritersFinish === true && (await boundedDone(this.assigned, this.reported, this.opts.allFinished)))
     return finished.length > 0 ? { batches, finished, done } : { batches, done }
   }
 
@@ -289,12 +296,13 @@ export interface RepartitionKafkaOptions<T> extends Omit<KafkaSourceOptions<Repa
   writers: readonly string[]
   codec?: RepartitionCodec<T>
   endWhenWritersFinish?: boolean
+  allFinished?: () => Promise<boolean>
   metrics?: MetricsSink
 }
 
 /** The Kafka source on the intermediate topic (in the downstream consumer group), with dedup and watermarks. */
 export async function createRepartitionSource<T>(o: RepartitionKafkaOptions<T>): Promise<RepartitionSource<T>> {
-  const { topic, writers, codec, endWhenWritersFinish, metrics, ...kafka } = o
+  const { topic, writers, codec, endWhenWritersFinish, allFinished, metrics, ...kafka } = o
   const inner = await createKafkaSource<RepartitionItem<T>>({ ...kafka, topics: [topic], decode: repartitionDecoder(writers, codec, topic) })
-  return new RepartitionSource<T>(inner, { writers, endWhenWritersFinish, name: kafka.name ?? `repartition-${topic}`, metrics })
+  return new RepartitionSource<T>(inner, { writers, endWhenWritersFinish, allFinished, name: kafka.name ?? `repartition-${topic}`, metrics })
 }

@@ -4,10 +4,42 @@
 // "inf" marker — and the source is done once every partition it holds is finished. For backfills,
 // benchmarks and tests; a live job reads unbounded.
 //
-// In a consumer group each member finishes the partitions it holds; a member that is done leaves the
-// group, and partitions it had finished come back to the others already at their end offsets
-// (PartitionedRunner: their task checkpoints), where they finish at once.
+// In a consumer group each member finishes the partitions it holds. When is a member done? Not when
+// the partitions it holds are finished: a partition another member held when it crashed may be handed
+// to this one a moment later (or to a member that is already on its way out), and if every member had
+// left by then nobody would finish it. So with `allFinished` (PartitionedRunner: tasksFinished over
+// the shared checkpoint store and every partition of the topic) a member is done only once every
+// partition's task has finished — and until then it stays in the group to take over what is left.
+// Without it, a member is done when the partitions it holds are (fine for a single process).
+import { decodeCheckpoint } from '../checkpoint.ts'
+import type { KeyedCheckpointStore } from '../partitioned.ts'
 import type { PollResult, Source, SourceHooks } from '../types.ts'
+
+export interface BoundedSourceOptions {
+  /** Done only when this says every partition (also those held elsewhere) is finished; see the header. */
+  allFinished?: () => Promise<boolean>
+}
+
+/**
+ * True when the task of every partition has finished: its checkpoint says the partition's input ended
+ * (the final checkpoint of a task that ran to its end). For BoundedSource / RepartitionSource
+ * `allFinished` under PartitionedRunner, whose task checkpoints are keyed by partition.
+ */
+export async function tasksFinished(store: KeyedCheckpointStore, partitions: readonly string[]): Promise<boolean> {
+  for (const p of partitions) {
+    const bytes = await store.view(p).load()
+    if (!bytes) return false
+    const w = decodeCheckpoint(bytes).watermarks[p] as { finished?: boolean } | undefined
+    if (!w?.finished) return false
+  }
+  return true
+}
+
+/** Whether the source is done, given whether the partitions it holds are all finished. */
+export async function boundedDone(held: Set<string>, finished: Set<string>, allFinished: (() => Promise<boolean>) | undefined): Promise<boolean> {
+  for (const p of held) if (!finished.has(p)) return false
+  return allFinished ? allFinished() : held.size > 0
+}
 
 export class BoundedSource<T> implements Source<T> {
   readonly name: string
@@ -18,7 +50,7 @@ export class BoundedSource<T> implements Source<T> {
   private readonly starts = new Map<string, string>()
 
   /** ends: partition id ("<topic>/<n>") → offset to stop before (exclusive). Partitions not listed never finish. */
-  constructor(readonly inner: Source<T>, ends: Record<string, string | number | bigint>) {
+  constructor(readonly inner: Source<T>, ends: Record<string, string | number | bigint>, private readonly opts: BoundedSourceOptions = {}) {
     this.name = inner.name
     this.ends = new Map(Object.entries(ends).map(([p, o]) => [p, BigInt(o)]))
   }
@@ -61,7 +93,7 @@ export class BoundedSource<T> implements Source<T> {
         finished.push(p)
       }
     }
-    const done = r.done || (this.assigned.size > 0 && [...this.assigned].every((p) => this.reported.has(p)))
+    const done = r.done || (await boundedDone(this.assigned, this.reported, this.opts.allFinished))
     return finished.length > 0 ? { ...r, finished, done } : { ...r, done }
   }
 

@@ -14,7 +14,7 @@ import kafkajs from 'kafkajs'
 import pino from 'pino'
 import { KafkaMock, uniquePrefix } from '../helpers/kafka.ts'
 import { createKafkaSource } from '../../streams/kafka/index.ts'
-import { BoundedSource, kafkaEndOffsets } from '../../streams/kafka/bounded.ts'
+import { BoundedSource, kafkaEndOffsets, tasksFinished } from '../../streams/kafka/bounded.ts'
 import { MemoryKeyedCheckpointStore, PartitionedRunner, type KeyedCheckpointStore } from '../../streams/partitioned.ts'
 import { Runner, type RunnerStatus } from '../../streams/runner.ts'
 import { Topology } from '../../streams/topology.ts'
@@ -297,18 +297,21 @@ class CrashingStore implements KeyedCheckpointStore {
 
 async function stage1(name: string, group: string, topic: string, store: KeyedCheckpointStore, gate: Gate): Promise<PartitionedRunner<FirehoseEvent>> {
   const kafka = await createKafkaSource<FirehoseEvent>({ ...KAFKA, name: `fh-${name}`, clientId: `${prefix}-${name}`, brokers: mock.bootstrap, topics: [FH], groupId: group, decode: (m) => codec.decodeBatch(m) })
-  return new PartitionedRunner(gate.wrap(new BoundedSource(kafka, ends)), (partition, input) => hashtagActivityStage1(input, new KafkaRepartitionSink<HashtagUse>(
+  const bounded = new BoundedSource(kafka, ends, { allFinished: () => tasksFinished(store, kafkaWriterIds(FH, FH_PARTITIONS)) })
+  return new PartitionedRunner(gate.wrap(bounded), (partition, input) => hashtagActivityStage1(input, new KafkaRepartitionSink<HashtagUse>(
     { brokers: mock.bootstrap, topic, writerId: partition, partitions: REP_PARTITIONS, clientId: `${prefix}-${name}-sink`, maxBatch: 300, idempotent: false },
     { key: hashtagUseKey, logger: quiet },
   ), TOPO), RUN, { store, logger: quiet })
 }
 
-async function stage2(name: string, group: string, topic: string, out: ReturnType<typeof collectors>, gate: Gate): Promise<{ runner: PartitionedRunner<HashtagUse>; source: RepartitionSource<HashtagUse> }> {
+async function stage2(name: string, group: string, topic: string, store: KeyedCheckpointStore, out: ReturnType<typeof collectors>, gate: Gate): Promise<{ runner: PartitionedRunner<HashtagUse>; source: RepartitionSource<HashtagUse> }> {
   const source = await createRepartitionSource<HashtagUse>({
     ...KAFKA, name: `rep-${name}`, clientId: `${prefix}-${name}`, brokers: mock.bootstrap, topic, groupId: group,
     writers: kafkaWriterIds(FH, FH_PARTITIONS), endWhenWritersFinish: true,
+    // done once every repartition partition is finished, not just the ones this member holds
+    allFinished: () => tasksFinished(store, Array.from({ length: REP_PARTITIONS }, (_, i) => `${topic}/${i}`)),
   })
-  const runner = new PartitionedRunner(gate.wrap(source), (_partition, input) => hashtagActivityStage2(input, out.sinks, TOPO), RUN, { store: new MemoryKeyedCheckpointStore(), logger: quiet })
+  const runner = new PartitionedRunner(gate.wrap(source), (_partition, input) => hashtagActivityStage2(input, out.sinks, TOPO), RUN, { store, logger: quiet })
   return { runner, source }
 }
 
@@ -322,8 +325,9 @@ test('repartition end to end: two stage-1 and two stage-2 processes give exactly
   const store1 = new MemoryKeyedCheckpointStore()
   const a = await stage1('a', `${prefix}-s1`, REP_A, store1, g1)
   const b = await stage1('b', `${prefix}-s1`, REP_A, store1, g1)
-  const c = await stage2('c', `${prefix}-s2`, REP_A, out, g2)
-  const d = await stage2('d', `${prefix}-s2`, REP_A, out, g2)
+  const store2 = new MemoryKeyedCheckpointStore()
+  const c = await stage2('c', `${prefix}-s2`, REP_A, store2, out, g2)
+  const d = await stage2('d', `${prefix}-s2`, REP_A, store2, out, g2)
   const all = { a, b, c: c.runner, d: d.runner } as Record<string, Described>
   const runs = [a.run(), b.run(), c.runner.run(), d.runner.run()]
   for (const r of runs) r.catch(() => {})
@@ -352,8 +356,9 @@ test('repartition end to end: a stage-1 process crashes mid-stream without its f
   const crashing = new CrashingStore(shared, 3)
   const a = await stage1('ca', `${prefix}-c1`, REP_B, crashing, g1)
   const b = await stage1('cb', `${prefix}-c1`, REP_B, shared, g1)
-  const c = await stage2('cc', `${prefix}-c2`, REP_B, out, g2)
-  const d = await stage2('cd', `${prefix}-c2`, REP_B, out, g2)
+  const store2 = new MemoryKeyedCheckpointStore()
+  const c = await stage2('cc', `${prefix}-c2`, REP_B, store2, out, g2)
+  const d = await stage2('cd', `${prefix}-c2`, REP_B, store2, out, g2)
   const all = { a, b, c: c.runner, d: d.runner } as Record<string, Described>
   const runA = a.run()
   runA.catch(() => {})
