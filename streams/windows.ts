@@ -91,9 +91,31 @@ function paneStart(t: number, slide: number, offset: number): number {
   return t - (r < 0 ? r + slide : r)
 }
 
+/** A pane's accumulator for one key (invertible hopping windows), linked to the key's running cell while the pane is in the running window. */
+interface PaneCell<K, A> {
+  acc: A
+  run: RunCell<K, A> | null
+}
+
+/** A key's accumulator over the running window; i is its index in the dense list, -1 once removed. */
+interface RunCell<K, A> {
+  readonly key: K
+  acc: A
+  i: number
+}
+
 /**
  * Tumbling and hopping windowed aggregation over sliced panes.
  * State: paneStart → (key → accumulator). Live panes are few (≈ (size + lateness + disorder) / slide).
+ *
+ * Hopping windows over an invertible aggregate (retract + isEmpty) keep, next to the panes, a running
+ * accumulator per key over the panes of the next window to fire: a firing adds the entering pane,
+ * emits, and subtracts the leaving pane. Their panes hold cells ({acc, run}) rather than bare
+ * accumulators: a record updates its cell in place (one hash lookup instead of a get and a set),
+ * a cell links to its key's running cell while its pane is in the running window, so records and
+ * the leaving pane update the running accumulator without a lookup, and a firing emits the dense
+ * list of running cells. Checkpoints hold the plain layout (pane → key → accumulator, running keys
+ * and accumulators), the same for both.
  */
 export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResult<K, R>> {
   readonly size: number
@@ -101,7 +123,10 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   readonly offset: number
   readonly panesPerWindow: number
   readonly lateness: number
+  /** Panes of bare accumulators (every aggregate except invertible ones on hopping windows). */
   private panes = new Map<number, Map<K, A>>()
+  /** Panes of cells (invertible aggregates on hopping windows). */
+  private cellPanes = new Map<number, Map<K, PaneCell<K, A>>>()
   /** Sorted pane starts, ascending. */
   private paneOrder: number[] = []
   /** Windows already fired: every window with end - 1 <= firedWm. */
@@ -112,11 +137,14 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   private dirty = new Map<number, Set<K>>()
   private lastPane = NaN
   private lastPaneMap: Map<K, A> | undefined
+  private lastCellPane: Map<K, PaneCell<K, A>> | undefined
   /**
-   * Invertible aggregates on hopping windows: the per-key merge of panes [runStart, runEnd), kept
-   * in step with records added to those panes.
+   * Invertible aggregates on hopping windows: per key, the merge of panes [runStart, runEnd), kept
+   * in step with records added to those panes. runList is dense (a removed cell is replaced by the
+   * last one) and is the emission order; runMap is null while there is no running window.
    */
-  private running: Map<K, A> | null = null
+  private runMap: Map<K, RunCell<K, A>> | null = null
+  private runList: RunCell<K, A>[] = []
   private runStart = 0
   private runEnd = 0
   private readonly invertible: boolean
@@ -144,26 +172,56 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     this.invertible = this.panesPerWindow > 1 && typeof agg.retract === 'function' && typeof agg.isEmpty === 'function'
   }
 
+  /** Keep pane start p in paneOrder (sorted); new panes are almost always the newest. */
+  private addPaneStart(p: number): void {
+    const order = this.paneOrder
+    let i = order.length
+    while (i > 0 && order[i - 1] > p) i--
+    order.splice(i, 0, p)
+  }
+
   private paneFor(p: number): Map<K, A> {
     if (p === this.lastPane) return this.lastPaneMap!
     let m = this.panes.get(p)
     if (!m) {
       m = new Map()
       this.panes.set(p, m)
-      // insert keeping order; new panes are almost always the newest
-      const order = this.paneOrder
-      let i = order.length
-      while (i > 0 && order[i - 1] > p) i--
-      order.splice(i, 0, p)
+      this.addPaneStart(p)
     }
     this.lastPane = p
     this.lastPaneMap = m
     return m
   }
 
+  private cellPaneFor(p: number): Map<K, PaneCell<K, A>> {
+    if (p === this.lastPane) return this.lastCellPane!
+    let m = this.cellPanes.get(p)
+    if (!m) {
+      m = new Map()
+      this.cellPanes.set(p, m)
+      this.addPaneStart(p)
+    }
+    this.lastPane = p
+    this.lastCellPane = m
+    return m
+  }
+
   processBatch(batch: Batch<T>, ctx: OperatorContext, out: Collector<WindowResult<K, R>>): void {
+    if (this.invertible) this.processCells(batch, ctx.watermark, out)
+    else this.processPanes(batch, ctx.watermark, out)
+    if (this.dirty.size > 0) this.emitCorrections(out)
+  }
+
+  private late(v: T, t: number, p: number, wm: number, out: Collector<WindowResult<K, R>>): void {
+    this.lateCount++
+    out.side(LATE, {
+      value: v, time: t, watermark: wm, operator: this.name,
+      reason: lateReason(t, wm, this.lateness, `window [${p + this.slide - this.size}, ${p + this.slide}) is closed`),
+    } satisfies LateRecord<T>, t)
+  }
+
+  private processPanes(batch: Batch<T>, wm: EventTime, out: Collector<WindowResult<K, R>>): void {
     const { values, times } = batch
-    const wm = ctx.watermark
     const slide = this.slide
     const offset = this.offset
     const lateness = this.lateness
@@ -175,11 +233,7 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
       const p = paneStart(t, slide, offset)
       // earliest window containing t ends at p + slide
       if (p + slide - 1 + lateness <= wm) {
-        this.lateCount++
-        out.side(LATE, {
-          value: values[i], time: t, watermark: wm, operator: this.name,
-          reason: lateReason(t, wm, lateness, `window [${p + slide - this.size}, ${p + slide}) is closed`),
-        } satisfies LateRecord<T>, t)
+        this.late(values[i], t, p, wm, out)
         continue
       }
       const v = values[i]
@@ -187,13 +241,39 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
       const pane = this.paneFor(p)
       const acc = pane.get(k)
       pane.set(k, agg.add(acc === undefined ? agg.create() : acc, v, t))
-      if (p < this.runEnd && p >= this.runStart && this.running !== null) {
-        const r = this.running.get(k)
-        this.running.set(k, agg.add(r === undefined ? agg.create() : r, v, t))
+      if (p + slide - 1 <= firedWm) this.markDirty(p, k)
+    }
+  }
+
+  private processCells(batch: Batch<T>, wm: EventTime, out: Collector<WindowResult<K, R>>): void {
+    const { values, times } = batch
+    const slide = this.slide
+    const offset = this.offset
+    const lateness = this.lateness
+    const keyOf = this.keyOf
+    const agg = this.agg
+    const firedWm = this.firedWm
+    for (let i = 0; i < values.length; i++) {
+      const t = times[i]
+      const p = paneStart(t, slide, offset)
+      if (p + slide - 1 + lateness <= wm) {
+        this.late(values[i], t, p, wm, out)
+        continue
+      }
+      const v = values[i]
+      const k = keyOf(v)
+      const pane = this.cellPaneFor(p)
+      let c = pane.get(k)
+      if (c === undefined) pane.set(k, (c = { acc: agg.add(agg.create(), v, t), run: null }))
+      else c.acc = agg.add(c.acc, v, t)
+      if (p < this.runEnd && p >= this.runStart && this.runMap !== null) {
+        // the pane is in the running window: so is the record
+        let r = c.run
+        if (r === null || r.i < 0) c.run = r = this.runCellFor(k)
+        r.acc = agg.add(r.acc, v, t)
       }
       if (p + slide - 1 <= firedWm) this.markDirty(p, k)
     }
-    if (this.dirty.size > 0) this.emitCorrections(out)
   }
 
   /** The record in pane p for key k changed a window that already fired: queue corrections. */
@@ -224,7 +304,7 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   private accFor(end: number, k: K): A | undefined {
     let acc: A | undefined
     for (let p = end - this.size; p < end; p += this.slide) {
-      const a = this.panes.get(p)?.get(k)
+      const a = this.invertible ? this.cellPanes.get(p)?.get(k)?.acc : this.panes.get(p)?.get(k)
       if (a === undefined) continue
       acc = acc === undefined ? a : this.agg.merge(acc, a)
     }
@@ -249,13 +329,13 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   private fire(end: number, out: Collector<WindowResult<K, R>>): void {
     const start = end - this.size
     const agg = this.agg
+    if (this.invertible) return this.fireRunning(start, end, out)
     if (this.panesPerWindow === 1) {
       const pane = this.panes.get(start)
       if (!pane) return
       for (const [k, acc] of pane) out.emit({ key: k, start, end, value: agg.result(acc), revision: 0 }, end - 1)
       return
     }
-    if (this.invertible) return this.fireRunning(start, end, out)
     const merged = new Map<K, A>()
     for (let p = start; p < end; p += this.slide) {
       const pane = this.panes.get(p)
@@ -269,38 +349,70 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     for (const [k, acc] of merged) out.emit({ key: k, start, end, value: agg.result(acc), revision: 0 }, end - 1)
   }
 
+  /** The running cell for key k, created empty if k has none. */
+  private runCellFor(k: K): RunCell<K, A> {
+    let r = this.runMap!.get(k)
+    if (r === undefined) {
+      r = { key: k, acc: this.agg.create(), i: this.runList.length }
+      this.runMap!.set(k, r)
+      this.runList.push(r)
+    }
+    return r
+  }
+
   /** Slide the running accumulator to [start, end), emit it, then drop pane `start` from it. */
   private fireRunning(start: number, end: number, out: Collector<WindowResult<K, R>>): void {
     const agg = this.agg
-    if (this.running === null || this.runEnd < start || this.runStart > start) {
-      this.running = new Map()
+    if (this.runMap === null || this.runEnd < start || this.runStart > start) {
+      // start afresh: unlink the cells of the panes of the old running window
+      for (let p = this.runStart; p < this.runEnd && this.runMap !== null; p += this.slide) {
+        const pane = this.cellPanes.get(p)
+        if (pane) for (const c of pane.values()) c.run = null
+      }
+      this.runMap = new Map()
+      this.runList = []
       this.runStart = this.runEnd = start
     }
-    const running = this.running
     while (this.runStart < start) this.subtractPane(this.runStart)
     for (; this.runEnd < end; this.runEnd += this.slide) {
-      const pane = this.panes.get(this.runEnd)
+      const pane = this.cellPanes.get(this.runEnd)
       if (!pane) continue
-      for (const [k, a] of pane) {
-        const r = running.get(k)
-        running.set(k, r === undefined ? agg.merge(agg.create(), a) : agg.merge(r, a))
+      for (const [k, c] of pane) {
+        const r = this.runCellFor(k)
+        r.acc = agg.merge(r.acc, c.acc)
+        c.run = r
       }
     }
-    for (const [k, acc] of running) out.emit({ key: k, start, end, value: agg.result(acc), revision: 0 }, end - 1)
+    const list = this.runList
+    const time = end - 1
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i]
+      out.emit({ key: r.key, start, end, value: agg.result(r.acc), revision: 0 }, time)
+    }
     // pane `start` is in no later window: take it out now, while it still exists (purge follows)
     this.subtractPane(start)
   }
 
   private subtractPane(p: number): void {
-    const pane = this.panes.get(p)
-    const running = this.running!
+    const pane = this.cellPanes.get(p)
     if (pane) {
-      for (const [k, a] of pane) {
-        const r = running.get(k)
-        if (r === undefined) continue
-        const left = this.agg.retract!(r, a)
-        if (this.agg.isEmpty!(left)) running.delete(k)
-        else running.set(k, left)
+      const agg = this.agg
+      const list = this.runList
+      for (const c of pane.values()) {
+        const r = c.run
+        if (r === null) continue
+        c.run = null
+        if (r.i < 0) continue
+        r.acc = agg.retract!(r.acc, c.acc)
+        if (!agg.isEmpty!(r.acc)) continue
+        // no record of this key is left in the running window: move the last cell into its place
+        const last = list.pop()!
+        if (last !== r) {
+          last.i = r.i
+          list[r.i] = last
+        }
+        r.i = -1
+        this.runMap!.delete(r.key)
       }
     }
     this.runStart = p + this.slide
@@ -312,12 +424,14 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     let n = 0
     while (n < order.length && order[n] + this.size - 1 + this.lateness <= wm) {
       this.panes.delete(order[n])
+      this.cellPanes.delete(order[n])
       n++
     }
     if (n > 0) {
       order.splice(0, n)
       this.lastPane = NaN
       this.lastPaneMap = undefined
+      this.lastCellPane = undefined
     }
     for (const end of this.revisions.keys()) if (end - 1 + this.lateness <= wm) this.revisions.delete(end)
   }
@@ -325,33 +439,59 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   stateStats(): StateStats {
     let entries = 0
     for (const m of this.panes.values()) entries += m.size
-    // Map entry (~50 B) + key string (~40 B typical) + small accumulator
-    return { keys: entries, estimatedBytes: entries * 100 }
+    for (const m of this.cellPanes.values()) entries += m.size
+    // Map entry (~50 B) + key string (~40 B typical) + small accumulator; cells and running cells add ~60 B
+    return { keys: entries, estimatedBytes: entries * (this.invertible ? 160 : 100) }
   }
 
   snapshot(): unknown {
     // the running accumulator is part of the state so that a restored run emits rows in the same order
+    let panes = this.panes
+    if (this.invertible) {
+      panes = new Map()
+      for (const [p, m] of this.cellPanes) {
+        const plain = new Map<K, A>()
+        for (const [k, c] of m) plain.set(k, c.acc)
+        panes.set(p, plain)
+      }
+    }
     return {
-      panes: this.panes, firedWm: this.firedWm, revisions: this.revisions, lateCount: this.lateCount,
-      running: this.running, runStart: this.runStart, runEnd: this.runEnd,
+      panes, firedWm: this.firedWm, revisions: this.revisions, lateCount: this.lateCount,
+      running: this.runMap === null ? null : { keys: this.runList.map((r) => r.key), accs: this.runList.map((r) => r.acc) },
+      runStart: this.runStart, runEnd: this.runEnd,
     }
   }
 
   restore(state: unknown): void {
     const s = state as {
       panes: Map<number, Map<K, A>>; firedWm: number; revisions: Map<number, Map<K, number>>; lateCount: number
-      running: Map<K, A> | null; runStart: number; runEnd: number
+      running: { keys: K[]; accs: A[] } | Map<K, A> | null; runStart: number; runEnd: number
     }
-    this.panes = s.panes
     this.paneOrder = [...s.panes.keys()].sort((a, b) => a - b)
     this.firedWm = s.firedWm
     this.revisions = s.revisions
     this.lateCount = s.lateCount
     this.lastPane = NaN
     this.lastPaneMap = undefined
-    this.running = s.running
+    this.lastCellPane = undefined
     this.runStart = s.runStart
     this.runEnd = s.runEnd
+    // checkpoints taken before the dense layout hold the running accumulator as a Map
+    const run = s.running instanceof Map ? { keys: [...s.running.keys()], accs: [...s.running.values()] } : s.running
+    this.runList = run ? run.keys.map((key, i) => ({ key, acc: run.accs[i], i })) : []
+    this.runMap = run ? new Map(this.runList.map((r) => [r.key, r])) : null
+    if (!this.invertible) {
+      this.panes = s.panes
+      return
+    }
+    this.panes = new Map()
+    this.cellPanes = new Map()
+    for (const [p, m] of s.panes) {
+      const inRun = this.runMap !== null && p >= this.runStart && p < this.runEnd
+      const cells = new Map<K, PaneCell<K, A>>()
+      for (const [k, acc] of m) cells.set(k, { acc, run: inRun ? this.runMap!.get(k) ?? null : null })
+      this.cellPanes.set(p, cells)
+    }
   }
 }
 
