@@ -335,6 +335,20 @@ test('commit() returns without waiting for the tail; the next preCommit and clos
   await dropTable(ch, table)
 })
 
+test('a checkpoint written before the tail became one body (tail as lines, no format) still restores', { timeout: 60_000 }, async () => {
+  const table = await cloneTable(ch, 'hashtag_uses_1m', uniqueTable('legacy'))
+  const sink = new ClickHouseSink('legacy', ch, hashtagWindowRows(table), { chunkRows: 10 }, { logger: quiet })
+  await sink.open()
+  const writer = 4242
+  const id = 3 * 2 ** 20 + 1
+  const lines = [0, 1, 2].map((i) => JSON.stringify([`old${i}`, 1_700_000_000_000, 1_700_000_060_000, i, 0, writer, id]))
+  await sink.restore({ v: 1, checkpointId: 5, writer, epoch: 3, chunkIndex: 1, tail: lines })
+  await sink.close()
+  const got = await rows<{ hashtag: string; w: number; c: string }>(ch, `SELECT hashtag, _tw_writer AS w, _tw_chunk AS c FROM ${table} ORDER BY hashtag`)
+  assert.deepEqual(got.map((r) => [r.hashtag, Number(r.w), Number(r.c)]), [['old0', writer, id], ['old1', writer, id], ['old2', writer, id]])
+  await dropTable(ch, table)
+})
+
 test('bad options, a missing table or missing columns fail at start with a message naming them', async () => {
   assert.throws(() => new ClickHouseSink('x', ch, hashtagWindowRows('hashtag_uses_1m'), { chunkRows: 0 }), /chunkRows/)
   assert.throws(() => new ClickHouseSink('x', ch, hashtagWindowRows('hashtag_uses_1m'), { chunkRows: 100, highWaterMarkRows: 50 }), /highWaterMarkRows/)
