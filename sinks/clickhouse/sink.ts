@@ -456,6 +456,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
     const failedBefore = this.failure
+    let abandoned = false
     if (!this.opts.exactlyOnce && !this.failure) {
       this.closeOpen()
       await this.flushQueue()
@@ -463,8 +464,10 @@ export class ClickHouseSink<T> implements Sink<T> {
       // Chunks a durable checkpoint covers (the last commit's tail) go in before closing, as commit()
       // used to insert them before returning; an insert in flight past them is abandoned.
       this.closing = true
-      if (this.draining && this.queue.length > 0 && this.queue[0].seq > this.durableSeq) this.abort.abort()
-      else if (!this.failure) {
+      if (this.draining && this.queue.length > 0 && this.queue[0].seq > this.durableSeq) {
+        abandoned = true
+        this.abort.abort()
+      } else if (!this.failure) {
         this.kick()
         while (this.draining) await this.draining
       }
@@ -481,8 +484,8 @@ export class ClickHouseSink<T> implements Sink<T> {
       await this.record('closed', this.epoch).catch((err) => this.log.warn({ sink: this.name, err: (err as Error).message }, 'could not record a clean close'))
     }
     // The last commit's tail was refused (onRejected: 'fail', or no dead-letter target) while closing:
-    // nobody else will hear of it.
-    if (this.failure && this.failure !== failedBefore) throw this.failure
+    // nobody else will hear of it. (Not the abort of an insert past the last checkpoint: that is ours.)
+    if (this.failure && this.failure !== failedBefore && !abandoned) throw this.failure
   }
 
   /** Waits until every closed chunk is in ClickHouse (or refused); throws the sink's failure. */

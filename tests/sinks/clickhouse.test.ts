@@ -332,6 +332,22 @@ test('commit() returns without waiting for the tail; the next preCommit and clos
   assert.equal(Number(n.n), 28)
   const [w] = await rows<{ state: string }>(ch, `SELECT argMax(state, seq) AS state FROM trendwire_sink_writers WHERE sink = 'tail' AND table_name = '${table}'`)
   assert.equal(w.state, 'closed', 'nothing after the last durable checkpoint was inserted: a clean close')
+  // An insert past the last checkpoint in flight when the sink closes is abandoned, quietly: a handle
+  // whose INSERTs hang until aborted.
+  let started = false
+  const hanging: ClickHouse = {
+    ...ch,
+    insertRaw: (p) => new Promise<void>((_, reject) => {
+      started = true
+      p.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true })
+    }),
+  }
+  const early = new ClickHouseSink('tail-early', hanging, hashtagWindowRows(table), { chunkRows: 10 }, { logger: quiet })
+  await early.open(ctx)
+  await early.write(batchOf(Array.from({ length: 25 }, (_, i) => row('d', i))), ctx)
+  for (let i = 0; i < 200 && !started; i++) await new Promise((r) => setTimeout(r, 10))
+  assert.ok(started, 'an insert is in flight')
+  await early.close()
   await dropTable(ch, table)
 })
 
