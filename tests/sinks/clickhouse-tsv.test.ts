@@ -1,6 +1,6 @@
 // TabSeparated rows (sinks/clickhouse/tsv.ts): what the sink sends to servers without JSONCompactEachRow
 // input (18.16). Awkward values — tabs, newlines, carriage returns, backslashes, quotes, NUL, the text
-// "\N", unicode beyond the BMP, NaN and infinities, nulls, arrays of all of these — go through the sink
+// "\N", unicode beyond the BMP, extreme floats, nulls, arrays of all of these — go through the sink
 // and come back out of real ClickHouse unchanged: embedded chDB (format forced to TabSeparated) and
 // Debian's clickhouse-server 18.16 (format 'auto' picks it there). A refused TSV chunk's dead letters
 // are readable JSON.
