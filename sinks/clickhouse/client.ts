@@ -63,8 +63,9 @@ export interface ClickHouse {
   /**
    * chDB only: inserts a Buffer as it is (chdb's raw insert: handed to the engine zero-copy, the
    * statement built and run on a libuv thread). The client's exec() path would decode the body into a
-   * JS string and concatenate it onto the SQL on the main thread first (chdb/connection exec); that
-   * cost the engine ~20% of its main thread in benchmarks/clickhouse.bench.ts. Undefined for servers.
+   * JS string and concatenate it onto the SQL on the main thread first (chdb/connection exec): 20 ms
+   * of the main thread per 100k rows against 3 ms (benchmarks/clickhouse/README.md, section 2).
+   * Undefined for servers.
    */
   readonly insertRaw?: (p: RawInsert) => Promise<void>
   readonly kind: 'server' | 'embedded'
