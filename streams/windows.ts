@@ -91,17 +91,13 @@ function paneStart(t: number, slide: number, offset: number): number {
   return t - (r < 0 ? r + slide : r)
 }
 
-/** A pane's accumulator for one key (invertible hopping windows), linked to the key's running cell while the pane is in the running window. */
-interface PaneCell<K, A> {
-  acc: A
-  run: RunCell<K, A> | null
-}
-
-/** A key's accumulator over the running window; i is its index in the dense list, -1 once removed. */
-interface RunCell<K, A> {
-  readonly key: K
-  acc: A
-  i: number
+/**
+ * A pane of a hopping window over an invertible aggregate: accumulators indexed by key slot
+ * (undefined where the key has no record in the pane), and the slots it holds, in first-record order.
+ */
+interface DensePane<A> {
+  accs: Array<A | undefined>
+  slots: number[]
 }
 
 /**
@@ -110,12 +106,13 @@ interface RunCell<K, A> {
  *
  * Hopping windows over an invertible aggregate (retract + isEmpty) keep, next to the panes, a running
  * accumulator per key over the panes of the next window to fire: a firing adds the entering pane,
- * emits, and subtracts the leaving pane. Their panes hold cells ({acc, run}) rather than bare
- * accumulators: a record updates its cell in place (one hash lookup instead of a get and a set),
- * a cell links to its key's running cell while its pane is in the running window, so records and
- * the leaving pane update the running accumulator without a lookup, and a firing emits the dense
- * list of running cells. Checkpoints hold the plain layout (pane → key → accumulator, running keys
- * and accumulators), the same for both.
+ * emits, and subtracts the leaving pane. Their keys get dense integer slots (one hash lookup per
+ * record, for the slot); panes and the running window are arrays indexed by slot, so a firing adds,
+ * emits and subtracts without hash lookups and, for number accumulators, without allocating.
+ * A slot is freed when the last pane holding it is purged. Each pane array has one entry per slot
+ * (8 bytes × live keys), which is less than a Map entry per (key, pane) once a pane holds more than
+ * a fifth or so of the live keys. Checkpoints hold the plain layout (pane → key → accumulator,
+ * running keys and accumulators in emission order), the same for both.
  */
 export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResult<K, R>> {
   readonly size: number
@@ -125,8 +122,8 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   readonly lateness: number
   /** Panes of bare accumulators (every aggregate except invertible ones on hopping windows). */
   private panes = new Map<number, Map<K, A>>()
-  /** Panes of cells (invertible aggregates on hopping windows). */
-  private cellPanes = new Map<number, Map<K, PaneCell<K, A>>>()
+  /** Panes of slot-indexed accumulators (invertible aggregates on hopping windows). */
+  private densePanes = new Map<number, DensePane<A>>()
   /** Sorted pane starts, ascending. */
   private paneOrder: number[] = []
   /** Windows already fired: every window with end - 1 <= firedWm. */
@@ -137,14 +134,25 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   private dirty = new Map<number, Set<K>>()
   private lastPane = NaN
   private lastPaneMap: Map<K, A> | undefined
-  private lastCellPane: Map<K, PaneCell<K, A>> | undefined
+  private lastDensePane: DensePane<A> | undefined
+  /** Key slots (invertible aggregates on hopping windows): key → slot, slot → key, panes holding it. */
+  private slotOf = new Map<K, number>()
+  private slotKey: Array<K | undefined> = []
+  private slotRefs: number[] = []
+  private freeSlots: number[] = []
+  /** Length of every slot-indexed array; blank is that many undefined, copied for a new pane. */
+  private cap = 0
+  private blank: undefined[] = []
   /**
-   * Invertible aggregates on hopping windows: per key, the merge of panes [runStart, runEnd), kept
-   * in step with records added to those panes. runList is dense (a removed cell is replaced by the
-   * last one) and is the emission order; runMap is null while there is no running window.
+   * Invertible aggregates on hopping windows: per key slot, the merge of panes [runStart, runEnd),
+   * kept in step with records added to those panes (undefined: no record). runLive lists the slots
+   * with an accumulator, in emission order (a slot that empties is replaced by the last one);
+   * runPos[slot] is its index there. runOn is false until the first firing.
    */
-  private runMap: Map<K, RunCell<K, A>> | null = null
-  private runList: RunCell<K, A>[] = []
+  private run: Array<A | undefined> = []
+  private runPos: number[] = []
+  private runLive: number[] = []
+  private runOn = false
   private runStart = 0
   private runEnd = 0
   private readonly invertible: boolean
@@ -169,7 +177,62 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
       throw new TrendwireError('CONFIG_INVALID', `window "${name}": sizeMs (${this.size}) must be a multiple of slideMs (${this.slide})`)
     }
     this.panesPerWindow = this.size / this.slide
-    this.invertible = this.panesPerWindow > 1 && typeof agg.retract === 'function' && typeof agg.isEmpty === 'function'
+    // undefined marks "no accumulator" in the slot-indexed arrays
+    this.invertible = this.panesPerWindow > 1 && typeof agg.retract === 'function' && typeof agg.isEmpty === 'function' && agg.create() !== undefined
+    if (this.invertible) this.resetSlots()
+  }
+
+  private resetSlots(): void {
+    this.slotOf = new Map()
+    this.slotKey = []
+    this.slotRefs = []
+    this.freeSlots = []
+    this.cap = 1024
+    this.blank = new Array<undefined>(this.cap).fill(undefined)
+    this.densePanes = new Map()
+    this.run = this.blank.slice()
+    this.runPos = new Array<number>(this.cap).fill(0)
+    this.runLive = []
+    this.runOn = false
+  }
+
+  /** A slot for a key that has none. */
+  private newSlot(k: K): number {
+    let s = this.freeSlots.pop()
+    if (s === undefined) {
+      s = this.slotKey.length
+      if (s === this.cap) this.grow()
+      this.slotKey.push(k)
+      this.slotRefs.push(0)
+    } else {
+      this.slotKey[s] = k
+      this.slotRefs[s] = 0
+    }
+    this.slotOf.set(k, s)
+    return s
+  }
+
+  /** Double every slot-indexed array. */
+  private grow(): void {
+    const n = this.cap
+    const extend = <X>(a: X[], v: X) => { for (let i = 0; i < n; i++) a.push(v) }
+    extend(this.blank, undefined)
+    extend(this.run, undefined)
+    extend(this.runPos, 0)
+    for (const pane of this.densePanes.values()) extend(pane.accs, undefined)
+    this.cap = 2 * n
+  }
+
+  /** A pane left every window: release the slots no other pane holds. */
+  private releaseSlots(pane: DensePane<A>): void {
+    const refs = this.slotRefs
+    for (const s of pane.slots) {
+      // a slot still in the running window stays (only an aggregate whose isEmpty misses a case gets here)
+      if (--refs[s] > 0 || this.run[s] !== undefined) continue
+      this.slotOf.delete(this.slotKey[s] as K)
+      this.slotKey[s] = undefined
+      this.freeSlots.push(s)
+    }
   }
 
   /** Keep pane start p in paneOrder (sorted); new panes are almost always the newest. */
@@ -193,21 +256,21 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     return m
   }
 
-  private cellPaneFor(p: number): Map<K, PaneCell<K, A>> {
-    if (p === this.lastPane) return this.lastCellPane!
-    let m = this.cellPanes.get(p)
+  private densePaneFor(p: number): DensePane<A> {
+    if (p === this.lastPane) return this.lastDensePane!
+    let m = this.densePanes.get(p)
     if (!m) {
-      m = new Map()
-      this.cellPanes.set(p, m)
+      m = { accs: this.blank.slice(), slots: [] }
+      this.densePanes.set(p, m)
       this.addPaneStart(p)
     }
     this.lastPane = p
-    this.lastCellPane = m
+    this.lastDensePane = m
     return m
   }
 
   processBatch(batch: Batch<T>, ctx: OperatorContext, out: Collector<WindowResult<K, R>>): void {
-    if (this.invertible) this.processCells(batch, ctx.watermark, out)
+    if (this.invertible) this.processSlots(batch, ctx.watermark, out)
     else this.processPanes(batch, ctx.watermark, out)
     if (this.dirty.size > 0) this.emitCorrections(out)
   }
@@ -245,7 +308,7 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     }
   }
 
-  private processCells(batch: Batch<T>, wm: EventTime, out: Collector<WindowResult<K, R>>): void {
+  private processSlots(batch: Batch<T>, wm: EventTime, out: Collector<WindowResult<K, R>>): void {
     const { values, times } = batch
     const slide = this.slide
     const offset = this.offset
@@ -253,6 +316,7 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     const keyOf = this.keyOf
     const agg = this.agg
     const firedWm = this.firedWm
+    const slotOf = this.slotOf
     for (let i = 0; i < values.length; i++) {
       const t = times[i]
       const p = paneStart(t, slide, offset)
@@ -262,15 +326,25 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
       }
       const v = values[i]
       const k = keyOf(v)
-      const pane = this.cellPaneFor(p)
-      let c = pane.get(k)
-      if (c === undefined) pane.set(k, (c = { acc: agg.add(agg.create(), v, t), run: null }))
-      else c.acc = agg.add(c.acc, v, t)
-      if (p < this.runEnd && p >= this.runStart && this.runMap !== null) {
+      let s = slotOf.get(k)
+      if (s === undefined) s = this.newSlot(k)
+      const pane = this.densePaneFor(p)
+      const accs = pane.accs
+      const a = accs[s]
+      if (a === undefined) {
+        accs[s] = agg.add(agg.create(), v, t)
+        pane.slots.push(s)
+        this.slotRefs[s]++
+      } else accs[s] = agg.add(a, v, t)
+      if (p < this.runEnd && p >= this.runStart && this.runOn) {
         // the pane is in the running window: so is the record
-        let r = c.run
-        if (r === null || r.i < 0) c.run = r = this.runCellFor(k)
-        r.acc = agg.add(r.acc, v, t)
+        const run = this.run
+        const r = run[s]
+        if (r === undefined) {
+          run[s] = agg.add(agg.create(), v, t)
+          this.runPos[s] = this.runLive.length
+          this.runLive.push(s)
+        } else run[s] = agg.add(r, v, t)
       }
       if (p + slide - 1 <= firedWm) this.markDirty(p, k)
     }
@@ -304,11 +378,16 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   private accFor(end: number, k: K): A | undefined {
     let acc: A | undefined
     for (let p = end - this.size; p < end; p += this.slide) {
-      const a = this.invertible ? this.cellPanes.get(p)?.get(k)?.acc : this.panes.get(p)?.get(k)
+      const a = this.invertible ? this.slotAcc(p, k) : this.panes.get(p)?.get(k)
       if (a === undefined) continue
       acc = acc === undefined ? a : this.agg.merge(acc, a)
     }
     return acc
+  }
+
+  private slotAcc(p: number, k: K): A | undefined {
+    const s = this.slotOf.get(k)
+    return s === undefined ? undefined : this.densePanes.get(p)?.accs[s]
   }
 
   onWatermark(wm: EventTime, _ctx: OperatorContext, out: Collector<WindowResult<K, R>>): void {
@@ -349,70 +428,70 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     for (const [k, acc] of merged) out.emit({ key: k, start, end, value: agg.result(acc), revision: 0 }, end - 1)
   }
 
-  /** The running cell for key k, created empty if k has none. */
-  private runCellFor(k: K): RunCell<K, A> {
-    let r = this.runMap!.get(k)
-    if (r === undefined) {
-      r = { key: k, acc: this.agg.create(), i: this.runList.length }
-      this.runMap!.set(k, r)
-      this.runList.push(r)
-    }
-    return r
-  }
-
   /** Slide the running accumulator to [start, end), emit it, then drop pane `start` from it. */
   private fireRunning(start: number, end: number, out: Collector<WindowResult<K, R>>): void {
     const agg = this.agg
-    if (this.runMap === null || this.runEnd < start || this.runStart > start) {
-      // start afresh: unlink the cells of the panes of the old running window
-      for (let p = this.runStart; p < this.runEnd && this.runMap !== null; p += this.slide) {
-        const pane = this.cellPanes.get(p)
-        if (pane) for (const c of pane.values()) c.run = null
-      }
-      this.runMap = new Map()
-      this.runList = []
+    if (!this.runOn || this.runEnd < start || this.runStart > start) {
+      for (const s of this.runLive) this.run[s] = undefined
+      this.runLive = []
+      this.runOn = true
       this.runStart = this.runEnd = start
     }
     while (this.runStart < start) this.subtractPane(this.runStart)
+    const run = this.run
+    const runPos = this.runPos
+    const live = this.runLive
     for (; this.runEnd < end; this.runEnd += this.slide) {
-      const pane = this.cellPanes.get(this.runEnd)
+      const pane = this.densePanes.get(this.runEnd)
       if (!pane) continue
-      for (const [k, c] of pane) {
-        const r = this.runCellFor(k)
-        r.acc = agg.merge(r.acc, c.acc)
-        c.run = r
+      const accs = pane.accs
+      const slots = pane.slots
+      for (let j = 0; j < slots.length; j++) {
+        const s = slots[j]
+        const r = run[s]
+        if (r === undefined) {
+          run[s] = agg.merge(agg.create(), accs[s] as A)
+          runPos[s] = live.length
+          live.push(s)
+        } else run[s] = agg.merge(r, accs[s] as A)
       }
     }
-    const list = this.runList
+    const keys = this.slotKey
     const time = end - 1
-    for (let i = 0; i < list.length; i++) {
-      const r = list[i]
-      out.emit({ key: r.key, start, end, value: agg.result(r.acc), revision: 0 }, time)
+    for (let i = 0; i < live.length; i++) {
+      const s = live[i]
+      out.emit({ key: keys[s] as K, start, end, value: agg.result(run[s] as A), revision: 0 }, time)
     }
     // pane `start` is in no later window: take it out now, while it still exists (purge follows)
     this.subtractPane(start)
   }
 
   private subtractPane(p: number): void {
-    const pane = this.cellPanes.get(p)
+    const pane = this.densePanes.get(p)
     if (pane) {
       const agg = this.agg
-      const list = this.runList
-      for (const c of pane.values()) {
-        const r = c.run
-        if (r === null) continue
-        c.run = null
-        if (r.i < 0) continue
-        r.acc = agg.retract!(r.acc, c.acc)
-        if (!agg.isEmpty!(r.acc)) continue
-        // no record of this key is left in the running window: move the last cell into its place
-        const last = list.pop()!
-        if (last !== r) {
-          last.i = r.i
-          list[r.i] = last
+      const run = this.run
+      const runPos = this.runPos
+      const live = this.runLive
+      const accs = pane.accs
+      const slots = pane.slots
+      for (let j = 0; j < slots.length; j++) {
+        const s = slots[j]
+        const r = run[s]
+        if (r === undefined) continue
+        const left = agg.retract!(r, accs[s] as A)
+        if (!agg.isEmpty!(left)) {
+          run[s] = left
+          continue
         }
-        r.i = -1
-        this.runMap!.delete(r.key)
+        // no record of this key is left in the running window: move the last slot into its place
+        run[s] = undefined
+        const last = live.pop()!
+        if (last !== s) {
+          const at = runPos[s]
+          live[at] = last
+          runPos[last] = at
+        }
       }
     }
     this.runStart = p + this.slide
@@ -424,14 +503,18 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     let n = 0
     while (n < order.length && order[n] + this.size - 1 + this.lateness <= wm) {
       this.panes.delete(order[n])
-      this.cellPanes.delete(order[n])
+      const dense = this.densePanes.get(order[n])
+      if (dense) {
+        this.densePanes.delete(order[n])
+        this.releaseSlots(dense)
+      }
       n++
     }
     if (n > 0) {
       order.splice(0, n)
       this.lastPane = NaN
       this.lastPaneMap = undefined
-      this.lastCellPane = undefined
+      this.lastDensePane = undefined
     }
     for (const end of this.revisions.keys()) if (end - 1 + this.lateness <= wm) this.revisions.delete(end)
   }
@@ -439,26 +522,32 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   stateStats(): StateStats {
     let entries = 0
     for (const m of this.panes.values()) entries += m.size
-    for (const m of this.cellPanes.values()) entries += m.size
-    // Map entry (~50 B) + key string (~40 B typical) + small accumulator; cells and running cells add ~60 B
-    return { keys: entries, estimatedBytes: entries * (this.invertible ? 160 : 100) }
+    if (!this.invertible) {
+      // Map entry (~50 B) + key string (~40 B typical) + small accumulator
+      return { keys: entries, estimatedBytes: entries * 100 }
+    }
+    for (const m of this.densePanes.values()) entries += m.slots.length
+    // 8 B per slot in every pane and in the running arrays, 8 B per pane entry, ~100 B per live key
+    return { keys: entries, estimatedBytes: (this.densePanes.size + 2) * this.cap * 8 + entries * 8 + this.slotOf.size * 100 }
   }
 
   snapshot(): unknown {
     // the running accumulator is part of the state so that a restored run emits rows in the same order
     let panes = this.panes
+    let running: { keys: K[]; accs: A[] } | null = null
     if (this.invertible) {
+      const keys = this.slotKey as K[]
       panes = new Map()
-      for (const [p, m] of this.cellPanes) {
+      for (const [p, pane] of this.densePanes) {
         const plain = new Map<K, A>()
-        for (const [k, c] of m) plain.set(k, c.acc)
+        for (const s of pane.slots) plain.set(keys[s], pane.accs[s] as A)
         panes.set(p, plain)
       }
+      if (this.runOn) running = { keys: this.runLive.map((s) => keys[s]), accs: this.runLive.map((s) => this.run[s] as A) }
     }
     return {
       panes, firedWm: this.firedWm, revisions: this.revisions, lateCount: this.lateCount,
-      running: this.runMap === null ? null : { keys: this.runList.map((r) => r.key), accs: this.runList.map((r) => r.acc) },
-      runStart: this.runStart, runEnd: this.runEnd,
+      running, runStart: this.runStart, runEnd: this.runEnd,
     }
   }
 
@@ -473,25 +562,37 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     this.lateCount = s.lateCount
     this.lastPane = NaN
     this.lastPaneMap = undefined
-    this.lastCellPane = undefined
+    this.lastDensePane = undefined
     this.runStart = s.runStart
     this.runEnd = s.runEnd
-    // checkpoints taken before the dense layout hold the running accumulator as a Map
-    const run = s.running instanceof Map ? { keys: [...s.running.keys()], accs: [...s.running.values()] } : s.running
-    this.runList = run ? run.keys.map((key, i) => ({ key, acc: run.accs[i], i })) : []
-    this.runMap = run ? new Map(this.runList.map((r) => [r.key, r])) : null
     if (!this.invertible) {
       this.panes = s.panes
       return
     }
     this.panes = new Map()
-    this.cellPanes = new Map()
+    this.resetSlots()
+    // slot numbers may differ from the run that took the checkpoint; the orders that decide the
+    // output (keys within a pane, the running list) are restored as they were
     for (const [p, m] of s.panes) {
-      const inRun = this.runMap !== null && p >= this.runStart && p < this.runEnd
-      const cells = new Map<K, PaneCell<K, A>>()
-      for (const [k, acc] of m) cells.set(k, { acc, run: inRun ? this.runMap!.get(k) ?? null : null })
-      this.cellPanes.set(p, cells)
+      const pane: DensePane<A> = { accs: this.blank.slice(), slots: [] }
+      this.densePanes.set(p, pane)
+      for (const [k, acc] of m) {
+        const slot = this.slotOf.get(k) ?? this.newSlot(k)
+        pane.accs[slot] = acc
+        pane.slots.push(slot)
+        this.slotRefs[slot]++
+      }
     }
+    // checkpoints taken before the slot layout hold the running accumulator as a Map
+    const run = s.running instanceof Map ? { keys: [...s.running.keys()], accs: [...s.running.values()] } : s.running
+    if (!run) return
+    this.runOn = true
+    run.keys.forEach((k, i) => {
+      const slot = this.slotOf.get(k) ?? this.newSlot(k)
+      this.run[slot] = run.accs[i]
+      this.runPos[slot] = this.runLive.length
+      this.runLive.push(slot)
+    })
   }
 }
 
