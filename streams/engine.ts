@@ -28,6 +28,7 @@ class BufferCollector<O> implements Collector<O> {
 
 class NodeContext implements OperatorContext {
   watermark: EventTime = -Infinity
+  flushOutput?: () => Promise<void>
   constructor(readonly metrics: MetricsSink) {}
   now(): number {
     return Date.now()
@@ -56,7 +57,12 @@ export class Engine {
 
   constructor(readonly topology: Topology, private readonly metrics: MetricsSink, private readonly unconsumed: UnconsumedSide) {
     const n = topology.nodes.length
-    this.ctx = topology.nodes.map(() => new NodeContext(metrics))
+    this.ctx = topology.nodes.map((nd) => {
+      const c = new NodeContext(metrics)
+      // what an operator emitted so far in onWatermark goes to its children as one batch now
+      c.flushOutput = () => this.flush(nd)
+      return c
+    })
     this.collectors = topology.nodes.map(() => new BufferCollector())
     this.recordsIn = new Array(n).fill(0)
     this.recordsOut = new Array(n).fill(0)

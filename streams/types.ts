@@ -36,6 +36,14 @@ export interface OperatorContext {
   now(): number
   /** Counters an operator can bump; surfaced on /metrics and the status page. */
   readonly metrics: MetricsSink
+  /**
+   * Optional (the engine gives it; a test harness need not), and only for onWatermark: pass what the
+   * operator has emitted so far on to its children now, as one batch, before it emits more. An
+   * operator that fires a large output (a hopping window: a row per live key per slide) awaits it
+   * every few thousand rows, so rows do not wait in memory for the whole firing. Children see the
+   * same rows in the same order, in more batches, with the watermark they had before.
+   */
+  flushOutput?(): Promise<void>
 }
 
 export interface MetricsSink {

@@ -85,6 +85,9 @@ function lateReason(t: EventTime, wm: EventTime, lateness: number, what: string)
   return `event time ${t} (${new Date(t).toISOString()}) is behind the watermark ${wm} by ${wm - t} ms, more than the allowed lateness of ${lateness} ms: ${what}`
 }
 
+/** Rows a hopping window firing emits between two hand-overs to the engine (OperatorContext.flushOutput). */
+const RUNNING_FLUSH_ROWS = 4096
+
 /** Floor of (t - offset) / slide, times slide, plus offset: the start of t's pane. */
 function paneStart(t: number, slide: number, offset: number): number {
   const r = (t - offset) % slide
@@ -390,7 +393,7 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
     return s === undefined ? undefined : this.densePanes.get(p)?.accs[s]
   }
 
-  onWatermark(wm: EventTime, _ctx: OperatorContext, out: Collector<WindowResult<K, R>>): void {
+  onWatermark(wm: EventTime, ctx: OperatorContext, out: Collector<WindowResult<K, R>>): void | Promise<void> {
     if (wm <= this.firedWm) return
     // Windows to fire: ends e with firedWm < e - 1 <= wm that contain at least one live pane.
     const ends = new Set<number>()
@@ -400,7 +403,37 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
       }
     }
     const sorted = [...ends].sort((a, b) => a - b)
+    if (this.invertible && ctx.flushOutput) return this.fireRunningFlushed(sorted, wm, out, ctx.flushOutput)
     for (const end of sorted) this.fire(end, out)
+    this.firedWm = wm
+    this.purge(wm)
+  }
+
+  /**
+   * Hopping windows over an invertible aggregate emit a row per live key per slide; handing them on
+   * every RUNNING_FLUSH_ROWS rows (ctx.flushOutput) lets the rows die young instead of all of a
+   * firing's rows waiting in the output buffer, being copied by the young-generation GC and promoted.
+   */
+  private async fireRunningFlushed(ends: number[], wm: EventTime, out: Collector<WindowResult<K, R>>, flush: () => Promise<void>): Promise<void> {
+    const agg = this.agg
+    let pending = 0
+    for (const end of ends) {
+      const start = end - this.size
+      this.slideRunning(start, end)
+      const live = this.runLive
+      const run = this.run
+      const keys = this.slotKey
+      const time = end - 1
+      for (let i = 0; i < live.length; i++) {
+        const s = live[i]
+        out.emit({ key: keys[s] as K, start, end, value: agg.result(run[s] as A), revision: 0 }, time)
+        if (++pending === RUNNING_FLUSH_ROWS) {
+          await flush()
+          pending = 0
+        }
+      }
+      this.subtractPane(start)
+    }
     this.firedWm = wm
     this.purge(wm)
   }
@@ -431,6 +464,22 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
   /** Slide the running accumulator to [start, end), emit it, then drop pane `start` from it. */
   private fireRunning(start: number, end: number, out: Collector<WindowResult<K, R>>): void {
     const agg = this.agg
+    this.slideRunning(start, end)
+    const run = this.run
+    const live = this.runLive
+    const keys = this.slotKey
+    const time = end - 1
+    for (let i = 0; i < live.length; i++) {
+      const s = live[i]
+      out.emit({ key: keys[s] as K, start, end, value: agg.result(run[s] as A), revision: 0 }, time)
+    }
+    // pane `start` is in no later window: take it out now, while it still exists (purge follows)
+    this.subtractPane(start)
+  }
+
+  /** Make the running accumulator cover [start, end): subtract the panes before start, add those up to end. */
+  private slideRunning(start: number, end: number): void {
+    const agg = this.agg
     if (!this.runOn || this.runEnd < start || this.runStart > start) {
       for (const s of this.runLive) this.run[s] = undefined
       this.runLive = []
@@ -456,14 +505,6 @@ export class SlicedWindowOperator<T, K, A, R> implements Operator<T, WindowResul
         } else run[s] = agg.merge(r, accs[s] as A)
       }
     }
-    const keys = this.slotKey
-    const time = end - 1
-    for (let i = 0; i < live.length; i++) {
-      const s = live[i]
-      out.emit({ key: keys[s] as K, start, end, value: agg.result(run[s] as A), revision: 0 }, time)
-    }
-    // pane `start` is in no later window: take it out now, while it still exists (purge follows)
-    this.subtractPane(start)
   }
 
   private subtractPane(p: number): void {

@@ -1,6 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import pino from 'pino'
 import { OperatorHarness } from '../../streams/harness.ts'
+import { Runner } from '../../streams/runner.ts'
+import { ArraySource } from '../../streams/sources/array.ts'
+import { Topology } from '../../streams/topology.ts'
+import type { Batch, Sink } from '../../streams/types.ts'
 import { count, hopping, LATE, session, SessionWindowOperator, SlicedWindowOperator, sum, tumbling, type LateRecord, type WindowResult } from '../../streams/windows.ts'
 
 type Ev = { k: string; n: number }
@@ -122,4 +127,30 @@ test('hopping, invertible aggregate, thousands of churning keys: equals the merg
   for (const r of slots.values()) final.set(`${r.key}|${r.start}`, r.value)
   assert.deepEqual(new Map([...final].sort()), new Map([...expect].sort()))
   assert.ok(expect.size > 10_000)
+})
+
+test('hopping, invertible aggregate, in the engine: a firing larger than the hand-over size reaches the sink in several batches, rows and order as from the harness', async () => {
+  // 6,000 keys live in every window: each firing is handed on in batches of at most 4,096 rows
+  const recs: Array<[Ev, number]> = []
+  for (let i = 0; i < 60_000; i++) recs.push([{ k: `k${(i * 7919) % 6_000}`, n: 1 }, Math.floor(i / 100)])
+  const spec = hopping(200, 100)
+  const batches: number[] = []
+  const rows: WindowResult<string, number>[] = []
+  const sink: Sink<WindowResult<string, number>> = { name: 'out', write(b: Batch<WindowResult<string, number>>) { batches.push(b.values.length); rows.push(...b.values) } }
+  const t = new Topology('hop')
+  t.from(new ArraySource<Ev>('src', [{ id: 'p0', records: recs }]), { outOfOrdernessMs: 0 }).keyBy(key).window(spec).aggregate('w', count()).to(sink)
+  await new Runner(t, { maxBatchRecords: 1_000, checkpointIntervalMs: 0, checkpointAtEnd: false }, { logger: pino({ level: 'silent' }) }).run()
+
+  const h = new OperatorHarness(new SlicedWindowOperator<Ev, string, number, number>('w', spec, key, count()))
+  let maxSeen = -Infinity
+  for (let b = 0; b < recs.length; b += 1_000) {
+    const batch = recs.slice(b, b + 1_000)
+    await h.feed(batch)
+    for (const [, tm] of batch) maxSeen = Math.max(maxSeen, tm)
+    await h.watermarkTo(maxSeen - 1)
+  }
+  await h.watermarkTo(Infinity)
+  assert.deepEqual(rows, h.values())
+  assert.ok(Math.max(...batches) <= 4_096, `batches of at most 4,096 rows, got ${Math.max(...batches)}`)
+  assert.equal(rows.length, 7 * 6_000) // windows starting at -100, 0, …, 500, each with every key
 })
