@@ -14,41 +14,21 @@
 // again (same keys); none written before a durable checkpoint is ever lost.
 import pino, { type Logger } from 'pino'
 import { z } from 'zod'
-import type { Kafka, Message, Producer } from 'kafkajs'
+import type { Message } from 'kafkajs'
 import { parseOptions } from '../../streams/config.ts'
-import { TrendwireError } from '../../streams/errors.ts'
-import { kafkaSourceOptionsSchema } from '../../streams/kafka/options.ts'
-import { kafkajsClientConfig } from '../../streams/kafka/kafkajs.ts'
 import type { Batch, DeadLetter, MetricsSink, Sink, SinkContext } from '../../streams/types.ts'
 import { noMetrics } from '../../streams/metrics.ts'
 import { deadLetterCodec, type RecordCodec } from '../../schemas/codec.ts'
 import type { SchemaRegistry } from '../../schemas/registry.ts'
-
-const base = kafkaSourceOptionsSchema.shape
+import { AckedProducer, ackedProducerOptionsShape } from './acked-producer.ts'
 
 export const kafkaDeadLetterOptionsSchema = z.object({
   name: z.string().min(1).default('dead-letters'),
-  brokers: base.brokers,
   /** The dead-letter topic; create it beforehand (the sink never auto-creates topics). */
   topic: z.string().min(1).default('trendwire-dead-letters'),
-  clientId: z.string().min(1).default('trendwire-dead-letters'),
-  /** Records per produce request; write() sends a batch as soon as this many are buffered. */
-  maxBatch: z.number().int().positive().max(100_000).default(500),
-  /** write() returns a Promise (backpressure) while more than this many batches await their acks. */
-  maxPendingBatches: z.number().int().positive().default(8),
-  /**
-   * Idempotent producer (default): the broker drops a retried request it already appended. Turn off
-   * only for brokers without InitProducerId support (e.g. librdkafka's mock cluster, whose metadata
-   * names controller 0, which kafkajs cannot find); keys still identify duplicates.
-   */
-  idempotent: z.boolean().default(true),
-  /** preCommit() fails with SINK_UNAVAILABLE when the acks take longer than this. */
-  ackTimeoutMs: z.number().int().positive().default(60_000),
-  ssl: base.ssl,
-  sasl: base.sasl,
-  requestTimeoutMs: base.requestTimeoutMs,
-  connectionTimeoutMs: base.connectionTimeoutMs,
-  retries: base.retries,
+  // brokers, clientId, maxBatch, maxPendingBatches, idempotent (off: keys still identify duplicates),
+  // ackTimeoutMs, ssl, sasl, requestTimeoutMs, connectionTimeoutMs, retries
+  ...ackedProducerOptionsShape({ clientId: 'trendwire-dead-letters', maxBatch: 500 }),
 }).strict()
 
 export type KafkaDeadLetterOptions = z.input<typeof kafkaDeadLetterOptionsSchema>
@@ -73,13 +53,8 @@ export class KafkaDeadLetterSink implements Sink<DeadLetter> {
   private readonly log: Logger
   private readonly registry: SchemaRegistry | undefined
   private codec: RecordCodec<DeadLetter> | undefined
-  private producer: Producer | undefined
   private connecting: Promise<void> | undefined
-  private buffer: Message[] = []
-  /** The last send in the chain: batches go one after another, in order. */
-  private tail: Promise<void> = Promise.resolve()
-  private pending = 0
-  private failure: unknown
+  private readonly out: AckedProducer
   private metrics: MetricsSink = noMetrics
   /** Dead letters acknowledged by the broker since start (for tests and the status page). */
   acked = 0
@@ -89,6 +64,16 @@ export class KafkaDeadLetterSink implements Sink<DeadLetter> {
     this.name = this.cfg.name
     this.registry = deps.registry
     this.log = deps.logger ?? pino({ level: process.env.TRENDWIRE_LOG_LEVEL ?? 'info' })
+    this.out = new AckedProducer(this.cfg, {
+      label: 'kafka dead-letter sink',
+      sink: this.name,
+      log: this.log,
+      target: this.cfg.brokers.join(','),
+      onAck: (messages: Message[]) => {
+        this.acked += messages.length
+        this.metrics.inc('dead_letters_produced_total', messages.length, { sink: this.name })
+      },
+    })
   }
 
   async open(ctx: SinkContext): Promise<void> {
@@ -99,83 +84,33 @@ export class KafkaDeadLetterSink implements Sink<DeadLetter> {
   private connect(): Promise<void> {
     this.connecting ??= (async () => {
       this.codec = await deadLetterCodec(this.cfg.topic, this.registry)
-      const lib = (await import('kafkajs')).default
-      const kafka: Kafka = new lib.Kafka(kafkajsClientConfig(this.cfg, lib, (level, message, extra) => {
-        if (level === 'error' || level === 'warn') this.log[level]({ sink: this.name, ...extra }, message)
-      }))
-      // Idempotent: the broker drops a retried request it already appended, so retries never duplicate.
-      const producer = kafka.producer({ idempotent: this.cfg.idempotent, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: lib.Partitioners.DefaultPartitioner })
       try {
-        await producer.connect()
+        await this.out.connect()
       } catch (e) {
         this.connecting = undefined
-        throw new TrendwireError('SINK_UNAVAILABLE', `kafka dead-letter sink: cannot connect to ${this.cfg.brokers.join(',')}: ${(e as Error).message}`, { cause: e })
+        throw e
       }
-      this.producer = producer
     })()
     return this.connecting
   }
 
   write(batch: Batch<DeadLetter>, ctx: SinkContext): void | Promise<void> {
     this.metrics = ctx.metrics
-    if (this.failure) throw this.failed()
+    this.out.check()
     if (!this.codec) return this.connect().then(() => this.write(batch, ctx))
     for (const d of batch.values) {
-      this.buffer.push({
+      this.out.push({
         key: deadLetterKey(d),
         value: this.codec.encode({ ...d, payload: Buffer.from(d.payload.buffer, d.payload.byteOffset, d.payload.byteLength) }),
         headers: { [DEAD_LETTER_CODE_HEADER]: d.code, [DEAD_LETTER_SOURCE_HEADER]: d.source },
       })
-      if (this.buffer.length >= this.cfg.maxBatch) this.sendBuffered()
     }
-    if (this.pending > this.cfg.maxPendingBatches) return this.drain(this.cfg.maxPendingBatches)
-  }
-
-  /** Starts sending what is buffered, after the batches already under way. */
-  private sendBuffered(): void {
-    if (this.buffer.length === 0) return
-    const messages = this.buffer
-    this.buffer = []
-    this.pending++
-    this.tail = this.tail.then(async () => {
-      if (this.failure) return
-      try {
-        await this.producer!.send({ topic: this.cfg.topic, acks: -1, messages })
-        this.acked += messages.length
-        this.metrics.inc('dead_letters_produced_total', messages.length, { sink: this.name })
-      } catch (e) {
-        this.failure ??= e
-      } finally {
-        this.pending--
-      }
-    })
-  }
-
-  /** Waits until at most `limit` batches are unacknowledged (the chain is in order: wait for all when 0). */
-  private async drain(limit: number): Promise<void> {
-    while (this.pending > limit && !this.failure) await this.tail
-    if (this.failure) throw this.failed()
-  }
-
-  private failed(): TrendwireError {
-    const e = this.failure as Error
-    return new TrendwireError('SINK_UNAVAILABLE', `kafka dead-letter sink: producing to ${this.cfg.topic} failed: ${e.message}`, { cause: e })
+    return this.out.backpressure()
   }
 
   /** Sends everything written so far and waits for every ack: the checkpoint covers only acknowledged dead letters. */
   async preCommit(_checkpointId: number): Promise<unknown> {
-    if (this.codec) {
-      this.sendBuffered()
-      let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TrendwireError('SINK_UNAVAILABLE', `kafka dead-letter sink: no ack from ${this.cfg.topic} within ${this.cfg.ackTimeoutMs} ms`)), this.cfg.ackTimeoutMs)
-      })
-      try {
-        await Promise.race([this.drain(0), timeout])
-      } finally {
-        clearTimeout(timer)
-      }
-    }
+    if (this.codec) await this.out.flush()
     return { acked: this.acked }
   }
 
@@ -184,13 +119,8 @@ export class KafkaDeadLetterSink implements Sink<DeadLetter> {
 
   /** Disconnects. Dead letters not covered by a checkpoint are not flushed here: the replay produces them. */
   async close(): Promise<void> {
-    const p = this.producer
-    this.producer = undefined
     this.connecting = undefined
     this.codec = undefined
-    this.buffer = []
-    if (!p) return
-    await this.tail.catch(() => {})
-    await p.disconnect()
+    await this.out.close()
   }
 }

@@ -28,14 +28,13 @@
 // partition, so the replay's duplicates never count twice.
 import pino, { type Logger } from 'pino'
 import { z } from 'zod'
-import type { Kafka, Message, Producer } from 'kafkajs'
+import type { Message } from 'kafkajs'
 import { parseOptions } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
-import { kafkaSourceOptionsSchema } from '../../streams/kafka/options.ts'
-import { kafkajsClientConfig } from '../../streams/kafka/kafkajs.ts'
 import { noMetrics } from '../../streams/metrics.ts'
 import { fnv1a } from '../../streams/sources/prng.ts'
 import type { Batch, EventTime, MetricsSink, Sink, SinkContext } from '../../streams/types.ts'
+import { AckedProducer, ackedProducerOptionsShape } from './acked-producer.ts'
 
 export const REPARTITION_TYPE_HEADER = 'trendwire-type'
 export const REPARTITION_WRITER_HEADER = 'trendwire-writer'
@@ -74,12 +73,9 @@ export function parseTime(s: string): EventTime | null {
   return Number(s)
 }
 
-const base = kafkaSourceOptionsSchema.shape
-
 export const kafkaRepartitionOptionsSchema = z.object({
   /** Sink name: keys the sink's state in the task checkpoint. */
   name: z.string().min(1).default('repartition'),
-  brokers: base.brokers,
   /** The intermediate topic; create it beforehand (the sink never auto-creates topics). */
   topic: z.string().min(1),
   /**
@@ -90,23 +86,9 @@ export const kafkaRepartitionOptionsSchema = z.object({
   writerId: z.string().min(1),
   /** The partition count the topic must have (checked at open). Default: whatever it has. */
   partitions: z.number().int().positive().optional(),
-  clientId: z.string().min(1).default('trendwire-repartition'),
-  /** Records per produce request; write() sends a batch as soon as this many are buffered. */
-  maxBatch: z.number().int().positive().max(100_000).default(1000),
-  /** write() returns a Promise (backpressure) while more than this many batches await their acks. */
-  maxPendingBatches: z.number().int().positive().default(8),
-  /**
-   * Idempotent producer (default). Turn off only for brokers without InitProducerId support (e.g.
-   * librdkafka's mock cluster with kafkajs); sequence numbers still identify duplicates.
-   */
-  idempotent: z.boolean().default(true),
-  /** preCommit() fails with SINK_UNAVAILABLE when the acks take longer than this. */
-  ackTimeoutMs: z.number().int().positive().default(60_000),
-  ssl: base.ssl,
-  sasl: base.sasl,
-  requestTimeoutMs: base.requestTimeoutMs,
-  connectionTimeoutMs: base.connectionTimeoutMs,
-  retries: base.retries,
+  // brokers, clientId, maxBatch, maxPendingBatches, idempotent (off: sequence numbers still identify
+  // duplicates), ackTimeoutMs, ssl, sasl, requestTimeoutMs, connectionTimeoutMs, retries
+  ...ackedProducerOptionsShape({ clientId: 'trendwire-repartition', maxBatch: 1000 }),
 }).strict()
 
 export type KafkaRepartitionOptions = z.input<typeof kafkaRepartitionOptionsSchema>
@@ -133,16 +115,10 @@ export class KafkaRepartitionSink<T> implements Sink<T> {
   private readonly keyOf: (value: T) => string
   private readonly codec: RepartitionCodec<T>
   private readonly log: Logger
-  private producer: Producer | undefined
-  private connecting: Promise<void> | undefined
+  private readonly out: AckedProducer
   private partitions = 0
   /** Last sequence number used, per target partition. */
   private seqs: number[] = []
-  private buffer: Message[] = []
-  /** The last send in the chain: batches go one after another, in order. */
-  private tail: Promise<void> = Promise.resolve()
-  private pending = 0
-  private failure: unknown
   private ctx: SinkContext | undefined
   private metrics: MetricsSink = noMetrics
   /** Records acknowledged by the broker since start (for tests and the status page). */
@@ -158,6 +134,21 @@ export class KafkaRepartitionSink<T> implements Sink<T> {
     this.keyOf = deps.key
     this.codec = deps.codec ?? jsonCodec<T>()
     this.log = deps.logger ?? pino({ level: process.env.TRENDWIRE_LOG_LEVEL ?? 'info' })
+    this.out = new AckedProducer(this.cfg, {
+      label: 'kafka repartition sink',
+      sink: this.name,
+      log: this.log,
+      target: `${this.cfg.brokers.join(',')} / ${this.cfg.topic}`,
+      onAck: (messages: Message[]) => {
+        let markers = 0
+        for (const m of messages) if (m.headers![REPARTITION_TYPE_HEADER] === 'watermark') markers++
+        const records = messages.length - markers
+        this.acked += records
+        this.markers += markers
+        if (records > 0) this.metrics.inc('repartition_records_produced_total', records, { sink: this.name })
+        if (markers > 0) this.metrics.inc('repartition_markers_produced_total', markers, { sink: this.name })
+      },
+    })
   }
 
   /** The topic's partition count (known after open). */
@@ -171,36 +162,29 @@ export class KafkaRepartitionSink<T> implements Sink<T> {
     await this.connect()
   }
 
+  /** Connects, after checking the topic's partition count against the options and the restored sequence counters. */
   private connect(): Promise<void> {
-    this.connecting ??= (async () => {
-      const lib = (await import('kafkajs')).default
-      const kafka: Kafka = new lib.Kafka(kafkajsClientConfig(this.cfg, lib, (level, message, extra) => {
-        if (level === 'error' || level === 'warn') this.log[level]({ sink: this.name, ...extra }, message)
-      }))
+    let n = 0
+    return this.out.connect(async (kafka) => {
       const admin = kafka.admin()
-      const producer = kafka.producer({ idempotent: this.cfg.idempotent, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: lib.Partitioners.DefaultPartitioner })
       try {
         await admin.connect()
         const meta = await admin.fetchTopicMetadata({ topics: [this.cfg.topic] })
         await admin.disconnect()
-        const n = meta.topics[0]?.partitions.length ?? 0
+        n = meta.topics[0]?.partitions.length ?? 0
         if (n === 0) throw new Error(`topic ${this.cfg.topic} has no partitions (does it exist?)`)
         if (this.cfg.partitions !== undefined && n !== this.cfg.partitions) {
           throw new TrendwireError('CONFIG_INVALID', `kafka repartition sink: topic ${this.cfg.topic} has ${n} partitions, expected ${this.cfg.partitions}`)
         }
-        await producer.connect()
-        if (this.seqs.length === 0) this.seqs = new Array(n).fill(0)
-        else if (this.seqs.length !== n) throw this.partitionCountChanged(this.seqs.length, n)
-        this.partitions = n
       } catch (e) {
-        this.connecting = undefined
         await admin.disconnect().catch(() => {})
-        if (e instanceof TrendwireError) throw e
-        throw new TrendwireError('SINK_UNAVAILABLE', `kafka repartition sink: cannot connect to ${this.cfg.brokers.join(',')} / ${this.cfg.topic}: ${(e as Error).message}`, { cause: e })
+        throw e
       }
-      this.producer = producer
-    })()
-    return this.connecting
+    }, () => {
+      if (this.seqs.length === 0) this.seqs = new Array(n).fill(0)
+      else if (this.seqs.length !== n) throw this.partitionCountChanged(this.seqs.length, n)
+      this.partitions = n
+    })
   }
 
   private partitionCountChanged(was: number, now: number): TrendwireError {
@@ -210,15 +194,15 @@ export class KafkaRepartitionSink<T> implements Sink<T> {
   write(batch: Batch<T>, ctx: SinkContext): void | Promise<void> {
     this.ctx = ctx
     this.metrics = ctx.metrics
-    if (this.failure) throw this.failed()
-    if (!this.producer) return this.connect().then(() => this.write(batch, ctx))
+    this.out.check()
+    if (!this.out.connected) return this.connect().then(() => this.write(batch, ctx))
     const { values, times } = batch
     const writer = this.cfg.writerId
     for (let i = 0; i < values.length; i++) {
       const key = this.keyOf(values[i])
       const partition = repartitionPartition(key, this.partitions)
       const seq = ++this.seqs[partition]
-      this.buffer.push({
+      this.out.push({
         key,
         partition,
         value: this.codec.encode(values[i]) as Buffer,
@@ -229,45 +213,8 @@ export class KafkaRepartitionSink<T> implements Sink<T> {
           [REPARTITION_TIME_HEADER]: formatTime(times[i]),
         },
       })
-      if (this.buffer.length >= this.cfg.maxBatch) this.sendBuffered()
     }
-    if (this.pending > this.cfg.maxPendingBatches) return this.drain(this.cfg.maxPendingBatches)
-  }
-
-  /** Starts sending what is buffered, after the batches already under way. */
-  private sendBuffered(): void {
-    if (this.buffer.length === 0) return
-    const messages = this.buffer
-    this.buffer = []
-    this.pending++
-    this.tail = this.tail.then(async () => {
-      if (this.failure) return
-      try {
-        await this.producer!.send({ topic: this.cfg.topic, acks: -1, messages })
-        let markers = 0
-        for (const m of messages) if (m.headers![REPARTITION_TYPE_HEADER] === 'watermark') markers++
-        const records = messages.length - markers
-        this.acked += records
-        this.markers += markers
-        if (records > 0) this.metrics.inc('repartition_records_produced_total', records, { sink: this.name })
-        if (markers > 0) this.metrics.inc('repartition_markers_produced_total', markers, { sink: this.name })
-      } catch (e) {
-        this.failure ??= e
-      } finally {
-        this.pending--
-      }
-    })
-  }
-
-  /** Waits until at most `limit` batches are unacknowledged (the chain is in order: wait for all when 0). */
-  private async drain(limit: number): Promise<void> {
-    while (this.pending > limit && !this.failure) await this.tail
-    if (this.failure) throw this.failed()
-  }
-
-  private failed(): TrendwireError {
-    const e = this.failure as Error
-    return new TrendwireError('SINK_UNAVAILABLE', `kafka repartition sink: producing to ${this.cfg.topic} failed: ${e.message}`, { cause: e })
+    return this.out.backpressure()
   }
 
   /**
@@ -275,11 +222,12 @@ export class KafkaRepartitionSink<T> implements Sink<T> {
    * ack: the checkpoint's sequence counters cover only acknowledged records.
    */
   async preCommit(_checkpointId: number): Promise<RepartitionSinkState> {
-    if (this.producer) {
+    if (this.out.connected) {
       const wm = this.ctx?.watermark
+      const markers: Message[] = []
       if (wm !== undefined && wm > -Infinity) {
         for (let p = 0; p < this.partitions; p++) {
-          this.buffer.push({
+          markers.push({
             key: this.cfg.writerId,
             partition: p,
             value: Buffer.alloc(0),
@@ -292,16 +240,7 @@ export class KafkaRepartitionSink<T> implements Sink<T> {
         }
         this.lastMarker = wm
       }
-      this.sendBuffered()
-      let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TrendwireError('SINK_UNAVAILABLE', `kafka repartition sink: no ack from ${this.cfg.topic} within ${this.cfg.ackTimeoutMs} ms`)), this.cfg.ackTimeoutMs)
-      })
-      try {
-        await Promise.race([this.drain(0), timeout])
-      } finally {
-        clearTimeout(timer)
-      }
+      await this.out.flush(markers)
     }
     return { writer: this.cfg.writerId, topic: this.cfg.topic, seqs: this.seqs.slice() }
   }
@@ -322,12 +261,6 @@ export class KafkaRepartitionSink<T> implements Sink<T> {
 
   /** Disconnects. Records not covered by a checkpoint are not flushed here: the replay produces them. */
   async close(): Promise<void> {
-    const p = this.producer
-    this.producer = undefined
-    this.connecting = undefined
-    this.buffer = []
-    if (!p) return
-    await this.tail.catch(() => {})
-    await p.disconnect()
+    await this.out.close()
   }
 }
