@@ -2,7 +2,7 @@
 // See docs/clickhouse.md (design, exactly-once) and docs/sql-cookbook.md (queries).
 export { createClickHouse, clickHouseOptionsSchema, type ClickHouse, type ClickHouseCapabilities, type ClickHouseOptions } from './client.ts'
 export { classifyClickHouseError, clickHouseFailure, RETRYABLE_CODES } from './errors.ts'
-export { insertChannel, type InsertEvent } from './insert.ts'
+export { callChannel, insertChannel, type CallEvent, type InsertEvent } from './insert.ts'
 export { ClickHouseSink, clickHouseSinkOptionsSchema, type ClickHouseSinkOptions, type ClickHouseSinkState, type DedupMode } from './sink.ts'
 export { ClickHouseDeadLetterTable, sinkDeadLetters, rejectedToDeadLetters, type DeadLetterTarget, type RejectedChunk } from './dead-letters.ts'
 export * from './rows.ts'

@@ -33,6 +33,19 @@ export type RetryOptions = z.output<typeof retryOptionsSchema>
  */
 export const insertChannel = diagnostics.channel('trendwire:clickhouse:insert')
 
+/**
+ * Published on every failed attempt of the sink's other calls (capabilities, bookkeeping records,
+ * deletes at restore), which are retried like inserts. Message: { sink, what, attempt, error }.
+ */
+export const callChannel = diagnostics.channel('trendwire:clickhouse:call')
+
+export interface CallEvent {
+  sink: string
+  what: string
+  attempt: number
+  error: Error
+}
+
 export interface InsertEvent {
   sink: string
   table: string

@@ -39,7 +39,8 @@ import type { Batch, MetricsSink, Sink, SinkContext } from '../../streams/types.
 import { quoteString, type ClickHouse, type ClickHouseCapabilities } from './client.ts'
 import type { DeadLetterTarget } from './dead-letters.ts'
 import { clickHouseFailure } from './errors.ts'
-import { Inserter, qualifiedTable, retryOptionsSchema, type WireFormat } from './insert.ts'
+import { callChannel, Inserter, qualifiedTable, retryOptionsSchema, type CallEvent, type WireFormat } from './insert.ts'
+import { retrying } from '../retry.ts'
 import type { RowFormat } from './rows.ts'
 import { tsvEncoder, tsvFields } from './tsv.ts'
 
@@ -667,20 +668,20 @@ export class ClickHouseSink<T> implements Sink<T> {
   }
 
   /** Metadata calls: same retry policy as inserts. */
-  private async withRetry<R>(what: string, fn: () => Promise<R>): Promise<R> {
-    const retry = this.opts.retry
-    const started = Date.now()
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn()
-      } catch (err) {
-        const e = clickHouseFailure(err, `clickhouse sink "${this.name}": ${what} at ${this.ch.target}`)
-        if (!e.retryable || this.abort.signal.aborted) throw e
-        if (retry.giveUpAfterMs > 0 && Date.now() - started >= retry.giveUpAfterMs) throw e
-        const cap = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** Math.min(attempt - 1, 30))
+  private withRetry<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    const fail = (err: unknown) => clickHouseFailure(err, `clickhouse sink "${this.name}": ${what} at ${this.ch.target}`)
+    return retrying(fn, {
+      policy: this.opts.retry,
+      signal: this.abort.signal,
+      aborted: fail,
+      fatal: (err) => { const e = fail(err); return e.retryable ? undefined : e },
+      exhausted: fail,
+      onRetry: (err, attempt) => {
+        const e = fail(err)
+        if (callChannel.hasSubscribers) callChannel.publish({ sink: this.name, what, attempt, error: e } satisfies CallEvent)
         this.log.warn({ sink: this.name, attempt, err: e.message }, 'clickhouse unavailable, retrying')
-        await new Promise((r) => setTimeout(r, cap / 2 + Math.random() * (cap / 2)))
-      }
-    }
+      },
+    })
   }
+
 }

@@ -17,7 +17,7 @@ import { createClickHouse, type ClickHouse } from '../../sinks/clickhouse/client
 import { ClickHouseDeadLetterTable } from '../../sinks/clickhouse/dead-letters.ts'
 import { classifyClickHouseError } from '../../sinks/clickhouse/errors.ts'
 import { clickhouseSinksForHashtagActivity } from '../../sinks/clickhouse/hashtag-activity.ts'
-import { insertChannel, type InsertEvent } from '../../sinks/clickhouse/insert.ts'
+import { callChannel, insertChannel, type CallEvent, type InsertEvent } from '../../sinks/clickhouse/insert.ts'
 import { hashtagWindowRows, lateRecordRows, type RowFormat } from '../../sinks/clickhouse/rows.ts'
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.ts'
 import { CollectSink } from '../../sinks/memory.ts'
@@ -481,13 +481,18 @@ test('server (clickhouse-server 18.16): kill -9 mid-stream, start again — the 
         restarted = restarted.then(() => startServerAsync()).then(() => { phase = 'after' })
       }
     }
+    // A failed bookkeeping call (e.g. the 'committed' record when the kill lands in a commit) is a
+    // failure while down too: without it the restart could wait for insert failures that never come.
+    const onCall = (m: unknown) => on({ error: (m as CallEvent).error })
     insertChannel.subscribe(on)
+    callChannel.subscribe(onCall)
     let status
     try {
       status = await runner.run()
       await restarted
     } finally {
       insertChannel.unsubscribe(on)
+      callChannel.unsubscribe(onCall)
     }
     assert.equal(phase, 'after', 'the server was killed and started again mid-stream')
     assert.equal(uses.dedup, 'transactional')
