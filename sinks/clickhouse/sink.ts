@@ -43,6 +43,7 @@ import { callChannel, Inserter, qualifiedTable, retryOptionsSchema, type CallEve
 import { retrying } from '../retry.ts'
 import type { RowFormat } from './rows.ts'
 import { tsvEncoder, tsvFields } from './tsv.ts'
+import { loadMigrations } from './migrate.ts'
 
 export const clickHouseSinkOptionsSchema = z.object({
   /** Target table; default: the format's table. "db.table" or a table in the connection's database. */
@@ -109,18 +110,13 @@ const CHUNK_INDEX_SPAN = 2 ** 20
 /** epoch · 2^20 + index: exact in a double up to epoch 2^33 (a checkpoint a second for 272 years). */
 export const chunkId = (epoch: number, index: number): number => epoch * CHUNK_INDEX_SPAN + index
 
-const WRITERS_TABLE_DDL = (db: string) => `CREATE TABLE IF NOT EXISTS ${db}.trendwire_sink_writers
-(
-    table_name    String,
-    sink          String,
-    writer        UInt32,
-    state         String,
-    checkpoint_id UInt64,
-    seq           UInt64,
-    at            DateTime DEFAULT now()
-)
-ENGINE = MergeTree
-ORDER BY (table_name, sink, writer, seq)`
+/** The writers table as migration 010 defines it, in database `db` (the sink creates it when missing). */
+function writersTableDdl(db: string): string {
+  const create = /^CREATE TABLE IF NOT EXISTS trendwire_sink_writers\b/
+  const stmt = loadMigrations().find((m) => m.version === 10)?.statements.find((st) => create.test(st))
+  if (!stmt) throw new TrendwireError('CONFIG_INVALID', 'schemas/clickhouse/010_sink_bookkeeping.sql no longer creates trendwire_sink_writers')
+  return stmt.replace('trendwire_sink_writers', `${db}.trendwire_sink_writers`)
+}
 
 /** Appends the bookkeeping values to a line serialised without them (array or object form). */
 function withBookkeeping(line: string, writer: number, id: number, columns: readonly string[], format: WireFormat): string {
@@ -266,7 +262,7 @@ export class ClickHouseSink<T> implements Sink<T> {
       this.dedup = 'transactional'
       this.columns = [...this.format.columns, WRITER_COLUMN, CHUNK_COLUMN]
       this.inserter.setColumns(this.columns)
-      await this.withRetry('create trendwire_sink_writers', () => this.ch.client.command({ query: WRITERS_TABLE_DDL(this.q.sql.slice(0, this.q.sql.indexOf('.'))) }))
+      await this.withRetry('create trendwire_sink_writers', () => this.ch.client.command({ query: writersTableDdl(this.q.sql.slice(0, this.q.sql.indexOf('.'))) }))
     }
     // The wire format: see the `format` option.
     const want = this.opts.format
