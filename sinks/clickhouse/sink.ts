@@ -674,6 +674,7 @@ export class ClickHouseSink<T> implements Sink<T> {
       exhausted: fail,
       onRetry: (err, attempt) => {
         const e = fail(err)
+        this.metrics.inc('clickhouse_call_retries_total', 1, this.labels)
         if (callChannel.hasSubscribers) callChannel.publish({ sink: this.name, what, attempt, error: e } satisfies CallEvent)
         this.log.warn({ sink: this.name, attempt, err: e.message }, 'clickhouse unavailable, retrying')
       },

@@ -496,13 +496,14 @@ test('server (clickhouse-server 18.16): kill -9 mid-stream, start again — the 
     }
     assert.equal(phase, 'after', 'the server was killed and started again mid-stream')
     assert.equal(uses.dedup, 'transactional')
-    assert.ok(status.recordsIn === parts.reduce((n, p) => n + p.records.length, 0))
+    assert.equal(status.recordsIn, parts.reduce((n, p) => n + p.records.length, 0))
     // Attempts 4 and 5 are ≥ 200 ms apart (backoff): a runner that was not held would have polled meanwhile.
     assert.equal(stateAtRestart, 'running')
     assert.equal(pollsAtFailure[4], pollsAtFailure[3], `the runner was held while ClickHouse was down (polls at each failed attempt: ${pollsAtFailure.join(' ')})`)
-    const retries = await metrics.value('clickhouse_insert_retries_total')
+    // The failures while down may be inserts or bookkeeping calls (the kill can land in a commit).
+    const retries = (await metrics.value('clickhouse_insert_retries_total')) + (await metrics.value('clickhouse_call_retries_total'))
     t.diagnostic(`server killed after 6 inserts; ${failedWhileDown} failed attempts before the restart, ${retries} retries in all; runner polls at each failed attempt: ${pollsAtFailure.slice(0, 5).join(' ')}; chunks found to have landed before their acknowledgement was lost: ${uses.stats.landedBeforeAck + eng.stats.landedBeforeAck}`)
-    assert.ok(retries >= 5)
+    assert.ok(retries >= 5, `at least the 5 failures seen while down were retried (${retries})`)
 
     for (const [table, ref] of [['hashtag_uses', refUses], ['hashtag_engagement', refEng]] as const) {
       const got = await rows<{ hashtag: string; ws: string; we: string; count: string; revision: number }>(server, `SELECT hashtag, window_start_ms AS ws, window_end_ms AS we, count, revision FROM ${db}.${table}`)
