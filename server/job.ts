@@ -25,7 +25,7 @@ import { loadViralityModel } from '../operators/virality/scorer.ts'
 import type { FirehoseEvent } from '../schemas/events.ts'
 import type { TrendSignal, ViralityScore } from '../schemas/outputs.ts'
 import {
-  ClickHouseDeadLetterTable, ClickHouseSink, clickhouseSinksForHashtagActivity, createClickHouse, deadLetterRows, lateRecordRows, migrate,
+  ClickHouseDeadLetterTable, ClickHouseSink, type ClickHouseSinkOptions, clickhouseSinksForHashtagActivity, createClickHouse, deadLetterRows, lateRecordRows, migrate,
   trendSignalRows, videoFeatureRows, viralityScoreRows, brandAlertRows, type ClickHouse,
 } from '../sinks/clickhouse/index.ts'
 import { TopNByWindowSink } from '../sinks/memory.ts'
@@ -50,7 +50,7 @@ import { clickhouseHttpRouter } from './api/clickhouse-http.ts'
 import { followFeed, generatorRouter, InMemoryPostIndex, postIndexTopology, TrendContext } from './generator/index.ts'
 import { radarRouter } from '../dashboards/trend-radar.ts'
 import { defaultEmbedder } from '../operators/embeddings/index.ts'
-import { ClickHouseVectorIndex } from '../sinks/search/clickhouse.ts'
+import { ClickHouseVectorIndex, type ClickHouseVectorIndexOptions } from '../sinks/search/clickhouse.ts'
 import { trendItem } from '../sinks/search/items.ts'
 import { VectorIndexSink } from '../sinks/search/sink.ts'
 import type { VectorItem } from '../sinks/search/types.ts'
@@ -79,6 +79,16 @@ export interface MainJobOptions {
   kafka?: KafkaInput
   /** 'embedded' (chDB in DATA/clickhouse), a server URL, or 'off' */
   clickhouse: string
+  /** ClickHouse sink options for every ClickHouse sink of the job (rows per INSERT, buffer, retries) */
+  clickhouseSink?: ClickHouseSinkOptions
+  /** options of the ClickHouse vector index behind /api/search */
+  vectorIndex?: ClickHouseVectorIndexOptions
+  /**
+   * The sinks-off baseline of the engine benchmark (benchmarks/engine-sinks.bench.ts): every topology
+   * runs as with ClickHouse on, but what it would write to ClickHouse or the search index is dropped.
+   * (`clickhouse: 'off'` instead leaves out the search-index topology, which has nowhere to write.)
+   */
+  discardSinks?: boolean
 }
 
 export interface MainJob {
@@ -139,18 +149,19 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
   }
 
   let ch: ClickHouse | null = null
-  if (o.clickhouse !== 'off') {
+  const discarding = o.discardSinks === true
+  if (o.clickhouse !== 'off' && !discarding) {
     ch = createClickHouse(o.clickhouse === 'embedded' ? { embeddedPath: join(o.dataDir, 'clickhouse') } : { url: o.clickhouse })
     await migrate(ch, { logger: log })
   }
   const chDeadLetters = ch ? new ClickHouseDeadLetterTable(ch, { logger: log }) : null
   const chSink = <T>(name: string, format: ConstructorParameters<typeof ClickHouseSink<T>>[2]): Sink<T> =>
-    ch ? new ClickHouseSink<T>(`clickhouse-${name}`, ch, format, {}, { deadLetters: chDeadLetters!, logger: log }) : discard<T>(name)
+    ch ? new ClickHouseSink<T>(`clickhouse-${name}`, ch, format, o.clickhouseSink ?? {}, { deadLetters: chDeadLetters!, logger: log }) : discard<T>(name)
   const lateSink = (topology: string) => chSink<LateRecord<unknown>>(`late-${topology}`, lateRecordRows)
   const deadLetterSink = (topology: string) => chSink<DeadLetter>(`dead-letters-${topology}`, deadLetterRows)
 
   // semantic search (/api/search): post and trend vectors in ClickHouse, searched with cosineDistance
-  const index = ch ? new ClickHouseVectorIndex('search', ch, {}, { logger: log }) : null
+  const index = ch ? new ClickHouseVectorIndex('search', ch, o.vectorIndex ?? {}, { logger: log }) : null
   await index?.open()
   const postText = async (postId: string): Promise<string | null> => {
     const rs = await ch!.client.query({ query: "SELECT text FROM search_vectors FINAL WHERE kind = 'post' AND id = {id:String} LIMIT 1", query_params: { id: postId }, format: 'JSONEachRow' })
@@ -182,7 +193,7 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
   const context = new TrendContext()
   const unfollow = followFeed(context, api.bus)
 
-  const activityCh = ch ? clickhouseSinksForHashtagActivity(ch, { logger: log }) : null
+  const activityCh = ch ? clickhouseSinksForHashtagActivity(ch, { logger: log, options: o.clickhouseSink }) : null
   const topologies: Array<{ t: Topology; deadLetters: Sink<DeadLetter> }> = [
     {
       t: hashtagActivity(source('hashtag-activity'), {
@@ -196,7 +207,7 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
       t: trendsTopology(source('trends'), {
         signals: new TeeSink<TrendSignal>('trend-signals', [
           api.sinks.trends, keywordTrendAlertSink(api.watchlist, alertsFor('trends')), chSink('trend-signals', trendSignalRows),
-          ...(index ? [new VectorIndexSink<TrendSignal>('search-trends', index, (t) => trendItem(t, defaultEmbedder()), {}, { logger: log })] : []),
+          ...(index ? [new VectorIndexSink<TrendSignal>('search-trends', index, (t) => trendItem(t, defaultEmbedder()), {}, { logger: log })] : discarding ? [discard<TrendSignal>('search-trends')] : []),
         ]),
         late: lateSink('trends'),
       }),
@@ -216,7 +227,9 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
     },
     { t: brandAlertsTopology(source('brand-alerts'), { alerts: alertsFor('brand-alerts') }, api.watchlist), deadLetters: deadLetterSink('brand-alerts') },
     { t: postIndexTopology(source('post-index'), posts), deadLetters: discard('dead-letters-post-index') },
-    ...(index ? [{ t: searchIndexTopology(source('search-index'), { posts: new VectorIndexSink<VectorItem>('search-posts', index, (v) => v, {}, { logger: log }) }), deadLetters: deadLetterSink('search-index') }] : []),
+    ...(index || discarding
+      ? [{ t: searchIndexTopology(source('search-index'), { posts: index ? new VectorIndexSink<VectorItem>('search-posts', index, (v) => v, {}, { logger: log }) : discard<VectorItem>('search-posts') }), deadLetters: deadLetterSink('search-index') }]
+      : []),
   ]
   const runners = topologies.map(({ t, deadLetters }) => new Runner(t, { checkpointIntervalMs: 5_000, maxBatchRecords: 2048 }, {
     store: checkpoints(t.name), logger: log.child({ topology: t.name }), metrics, deadLetterSink: deadLetters,

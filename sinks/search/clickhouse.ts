@@ -14,6 +14,7 @@
 //    No per-query settings are used: on chDB a setting persists on the shared connection.
 // Upserts: JSONEachRow inserts; ReplacingMergeTree(version) + FINAL make re-delivery idempotent.
 // Retries: exponential backoff with jitter on errors sinks/clickhouse/errors.ts classifies retryable.
+import { Readable } from 'node:stream'
 import pino, { type Logger } from 'pino'
 import { z } from 'zod'
 import { parseOptions, retryOptionsSchema } from '../../streams/config.ts'
@@ -38,6 +39,12 @@ export const clickHouseVectorIndexOptionsSchema = z.object({
   migrate: z.boolean().default(false),
   /** Rows per INSERT. */
   insertChunkRows: z.number().int().positive().default(5_000),
+  /**
+   * Build the HNSW graph of each INSERT's part as it is written (ClickHouse's default). false: INSERTs
+   * skip it (`materialize_skip_indexes_on_insert = 0`) and merges build it; until then a part is
+   * searched exactly. See docs/search-and-state.md for the cost of each.
+   */
+  buildIndexOnInsert: z.boolean().default(true),
   retry: retryOptionsSchema({ initialDelayMs: 100, maxDelayMs: 5_000 }).prefault({}),
 }).strict()
 export type ClickHouseVectorIndexOptions = z.input<typeof clickHouseVectorIndexOptionsSchema>
@@ -123,17 +130,24 @@ export class ClickHouseVectorIndex implements VectorIndex {
   }
 
   async upsert(items: readonly VectorItem[]): Promise<void> {
-    const rows: Record<string, unknown>[] = []
+    const lines: string[] = []
     for (const it of items) {
       if (it.vector.length !== this.dim) throw new TrendwireError('SINK_REJECTED', `clickhouse vector index "${this.name}": ${it.kind} ${it.id} has a ${it.vector.length}-dimensional vector, the index has ${this.dim}`)
       if (!hasDirection(it.vector)) { this.stats.skippedZero++; continue }
-      rows.push({ kind: it.kind, id: it.id, platform: it.platform, language: it.language, time: it.time, text: it.text, model: it.model, version: it.version, vector: Array.from(it.vector) })
+      lines.push(vectorRow(it))
     }
-    for (let i = 0; i < rows.length; i += this.opts.insertChunkRows) {
-      const chunk = rows.slice(i, i + this.opts.insertChunkRows)
-      await this.retrying(`insert ${chunk.length} vectors`, () => this.ch.client.insert({
-        table: this.table, values: chunk, format: 'JSONEachRow', columns: ['kind', 'id', 'platform', 'language', 'time', 'text', 'model', 'version', 'vector'],
-      }))
+    for (let i = 0; i < lines.length; i += this.opts.insertChunkRows) {
+      const chunk = lines.slice(i, i + this.opts.insertChunkRows)
+      const body = Buffer.from(chunk.join('\n') + '\n')
+      await this.retrying(`insert ${chunk.length} vectors`, async () => {
+        const settings: Record<string, number> = this.approximate && !this.opts.buildIndexOnInsert ? { materialize_skip_indexes_on_insert: 0 } : {}
+        if (this.ch.insertRaw) {
+          // chDB: the bytes go to the engine as they are, parsed off the main thread (sinks/clickhouse/client.ts)
+          await this.ch.insertRaw({ table: `${this.ch.database}.${this.opts.table}`, columns: VECTOR_COLUMNS, format: 'JSONCompactEachRow', body, settings, signal: new AbortController().signal })
+        } else {
+          await this.ch.client.insert({ table: this.table, values: Readable.from([body], { objectMode: false }), format: 'JSONCompactEachRow', columns: [...VECTOR_COLUMNS] as [string, ...string[]], clickhouse_settings: settings })
+        }
+      })
       this.stats.upserted += chunk.length
     }
   }
@@ -188,6 +202,25 @@ export class ClickHouseVectorIndex implements VectorIndex {
     })
   }
 
+}
+
+const VECTOR_COLUMNS = ['kind', 'id', 'platform', 'language', 'time', 'text', 'model', 'version', 'vector'] as const
+
+/**
+ * One JSONCompactEachRow line. The vector's components are written with 7 significant digits: what a
+ * Float32 column keeps anyway (24-bit mantissa ≈ 7.2 digits; a unit vector's components move by
+ * < 1e-7 relative, cosine distances by < 1e-6), in half the bytes of a double's shortest form and with
+ * less work for ClickHouse's parser (benchmarks/clickhouse/README.md, section 5).
+ */
+export function vectorRow(it: VectorItem): string {
+  const head = JSON.stringify([it.kind, it.id, it.platform, it.language, it.time, it.text, it.model, it.version])
+  const v = it.vector
+  let vec = ''
+  for (let j = 0; j < v.length; j++) {
+    const x = v[j]
+    vec += (j === 0 ? '' : ',') + (x === 0 ? '0' : x.toPrecision(7))
+  }
+  return `${head.slice(0, -1)},[${vec}]]`
 }
 
 function toHit(r: Row): SearchHit {
