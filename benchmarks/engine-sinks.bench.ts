@@ -13,7 +13,9 @@
 // not the analysts'. Figures: events/s, wall time of the run (job started → every topology done, so the
 // sinks' final commits are inside), the CPU of the engine's thread and of every other thread, and for
 // ClickHouse modes the rows in each table, FINAL where the engine merges (checked equal between runs of a mode: same firehose).
-//   node --import tsx benchmarks/engine-sinks.bench.ts [--events 100000] [--runs 3] [--modes off,chdb-100k,chdb-10k]
+//   node --import tsx benchmarks/engine-sinks.bench.ts [--events 300000] [--runs 2] [--modes off,chdb-100k,chdb-10k]
+//     [--default-heap] (V8's default young generation instead of server/heap.ts's)
+//   one run, with the CPU of each thread by name: … --child chdb-100k --threads
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -23,11 +25,13 @@ import { parseArgs } from 'node:util'
 import pino from 'pino'
 
 const { values: args } = parseArgs({ options: {
-  events: { type: 'string', default: '100000' },
-  runs: { type: 'string', default: '3' },
+  events: { type: 'string', default: '300000' },
+  runs: { type: 'string', default: '2' },
   modes: { type: 'string', default: 'off,chdb-100k,chdb-10k' },
   child: { type: 'string' },
   start: { type: 'string' },
+  'default-heap': { type: 'boolean', default: false },
+  threads: { type: 'boolean', default: false },
 } })
 const EVENTS = Number(args.events)
 // The firehose's daily rhythm and trend plan depend on its start: 09:00 UTC yesterday, the same in
@@ -48,6 +52,8 @@ const mainThreadCpu = (): number => Number(readFileSync(`/proc/self/task/${proce
 const processCpu = (): number => { const c = process.cpuUsage(); return (c.user + c.system) / 1e6 }
 
 async function child(mode: string): Promise<RunResult> {
+  // the engine's heap as `trendwire run` sets it (server/heap.ts), in both modes; --default-heap runs V8's defaults
+  if (!args['default-heap']) (await import('../server/heap.ts')).tuneHeapForEngine()
   const { startMainJob } = await import('../server/job.ts')
   const { createClickHouse } = await import('../sinks/clickhouse/client.ts')
   const dir = mkdtempSync(join(tmpdir(), 'tw-engine-sinks-'))
@@ -65,6 +71,19 @@ async function child(mode: string): Promise<RunResult> {
     const wallMs = performance.now() - t0
     const mainCpu = mainThreadCpu() - m0
     const otherCpu = processCpu() - c0 - mainCpu
+    if (args.threads) {
+      const { readdirSync } = await import('node:fs')
+      const by = new Map<string, number>()
+      for (const t of readdirSync('/proc/self/task')) {
+        try {
+          const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8')
+          const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')) + (st.includes('(node)') ? `#${t === String(process.pid) ? 'main' : t}` : '')
+          const f = st.slice(st.lastIndexOf(')') + 2).split(' ')
+          by.set(comm, (by.get(comm) ?? 0) + (Number(f[11]) + Number(f[12])) / 100)
+        } catch {}
+      }
+      console.log('threads (CPU s by name; node#main = the engine):', [...by].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${k}=${v.toFixed(2)}`).join(' '))
+    }
     await job.stop()
     const rows: Record<string, number> = {}
     if (mode !== 'off') {
@@ -96,7 +115,7 @@ const results: RunResult[] = []
 console.log(`engine (main job, 7 topologies) over ${EVENTS.toLocaleString()} synthetic events, unpaced; ${runs} runs per mode, interleaved, each in its own process; load average before: ${loadavg()[0].toFixed(2)}`)
 for (let i = 0; i < runs; i++) {
   for (const mode of modes) {
-    const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', mode, '--events', String(EVENTS), '--start', String(START)], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', mode, '--events', String(EVENTS), '--start', String(START), ...(args['default-heap'] ? ['--default-heap'] : [])], { encoding: 'utf8', maxBuffer: 64 << 20 })
     const line = p.stdout.split('\n').find((l) => l.startsWith('RESULT '))
     if (p.status !== 0 || !line) {
       console.error(p.stdout.slice(-4000), p.stderr.slice(-4000))

@@ -119,6 +119,14 @@ function demoTenant(api: TrendwireApi, dataDir: string): string {
   return key
 }
 
+/**
+ * Batches of the ClickHouse vector index: one INSERT, one part, per batch. Each part's HNSW graph is
+ * rebuilt whenever parts merge, so many small parts cost the index build several times over (the
+ * VectorIndexSink default of 500 suits Weaviate's batch API, not MergeTree); a second of search
+ * freshness is the price (docs/search-and-state.md).
+ */
+const VECTOR_BATCHES = { batchSize: 5_000, flushIntervalMs: 1_000 }
+
 /** A sink that drops records: for outputs this job does not keep when ClickHouse is off. */
 const discard = <T>(name: string): Sink<T> => ({ name, write() {} })
 
@@ -207,7 +215,7 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
       t: trendsTopology(source('trends'), {
         signals: new TeeSink<TrendSignal>('trend-signals', [
           api.sinks.trends, keywordTrendAlertSink(api.watchlist, alertsFor('trends')), chSink('trend-signals', trendSignalRows),
-          ...(index ? [new VectorIndexSink<TrendSignal>('search-trends', index, (t) => trendItem(t, defaultEmbedder()), {}, { logger: log })] : discarding ? [discard<TrendSignal>('search-trends')] : []),
+          ...(index ? [new VectorIndexSink<TrendSignal>('search-trends', index, (t) => trendItem(t, defaultEmbedder()), VECTOR_BATCHES, { logger: log })] : discarding ? [discard<TrendSignal>('search-trends')] : []),
         ]),
         late: lateSink('trends'),
       }),
@@ -228,7 +236,7 @@ export async function startMainJob(o: MainJobOptions): Promise<MainJob> {
     { t: brandAlertsTopology(source('brand-alerts'), { alerts: alertsFor('brand-alerts') }, api.watchlist), deadLetters: deadLetterSink('brand-alerts') },
     { t: postIndexTopology(source('post-index'), posts), deadLetters: discard('dead-letters-post-index') },
     ...(index || discarding
-      ? [{ t: searchIndexTopology(source('search-index'), { posts: index ? new VectorIndexSink<VectorItem>('search-posts', index, (v) => v, {}, { logger: log }) : discard<VectorItem>('search-posts') }), deadLetters: deadLetterSink('search-index') }]
+      ? [{ t: searchIndexTopology(source('search-index'), { posts: index ? new VectorIndexSink<VectorItem>('search-posts', index, (v) => v, VECTOR_BATCHES, { logger: log }) : discard<VectorItem>('search-posts') }), deadLetters: deadLetterSink('search-index') }]
       : []),
   ]
   const runners = topologies.map(({ t, deadLetters }) => new Runner(t, { checkpointIntervalMs: 5_000, maxBatchRecords: 2048 }, {

@@ -44,7 +44,7 @@ export const clickHouseVectorIndexOptionsSchema = z.object({
    * skip it (`materialize_skip_indexes_on_insert = 0`) and merges build it; until then a part is
    * searched exactly. See docs/search-and-state.md for the cost of each.
    */
-  buildIndexOnInsert: z.boolean().default(true),
+  buildIndexOnInsert: z.boolean().default(false),
   retry: retryOptionsSchema({ initialDelayMs: 100, maxDelayMs: 5_000 }).prefault({}),
 }).strict()
 export type ClickHouseVectorIndexOptions = z.input<typeof clickHouseVectorIndexOptionsSchema>

@@ -122,6 +122,16 @@ test('approximate search (HNSW, where the server has it) agrees with brute force
   const idx = new ClickHouseVectorIndex('posts', ch, {}, { embedder, logger: quiet })
   await idx.open()
   t.diagnostic(`vector_similarity index in use: ${idx.approximate}`)
+  if (idx.approximate) {
+    // INSERTs leave the HNSW graph to merges by default (buildIndexOnInsert: false): the parts written
+    // by the test above have none yet; a merge builds it, and the searches below then go through it.
+    const indexBytes = async () => Number((await (await ch.client.query({ query: "SELECT sum(secondary_indices_uncompressed_bytes) AS b FROM system.parts WHERE active AND database = currentDatabase() AND table = 'search_vectors'", format: 'JSONEachRow' })).json<{ b: string }>())[0].b)
+    assert.equal(await indexBytes(), 0, 'no graph built on insert')
+    await ch.client.command({ query: 'OPTIMIZE TABLE search_vectors FINAL' })
+    const built = await indexBytes()
+    assert.ok(built > 0, 'the merge built the graph')
+    t.diagnostic(`HNSW graph built by the merge: ${built} bytes`)
+  }
   let found = 0
   let total = 0
   for (let qi = 0; qi < 20; qi++) {
