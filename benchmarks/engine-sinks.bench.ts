@@ -14,7 +14,6 @@
 // sinks' final commits are inside), the CPU of the engine's thread and of every other thread, and for
 // ClickHouse modes the rows in each table, FINAL where the engine merges (checked equal between runs of a mode: same firehose).
 //   node --import tsx benchmarks/engine-sinks.bench.ts [--events 300000] [--runs 2] [--modes off,chdb-100k,chdb-10k]
-//     [--default-heap] (V8's default young generation instead of server/heap.ts's)
 //   one run, with the CPU of each thread by name: … --child chdb-100k --threads
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -30,7 +29,6 @@ const { values: args } = parseArgs({ options: {
   modes: { type: 'string', default: 'off,chdb-100k,chdb-10k' },
   child: { type: 'string' },
   start: { type: 'string' },
-  'default-heap': { type: 'boolean', default: false },
   threads: { type: 'boolean', default: false },
 } })
 const EVENTS = Number(args.events)
@@ -52,8 +50,6 @@ const mainThreadCpu = (): number => Number(readFileSync(`/proc/self/task/${proce
 const processCpu = (): number => { const c = process.cpuUsage(); return (c.user + c.system) / 1e6 }
 
 async function child(mode: string): Promise<RunResult> {
-  // the engine's heap as `trendwire run` sets it (server/heap.ts), in both modes; --default-heap runs V8's defaults
-  if (!args['default-heap']) (await import('../server/heap.ts')).tuneHeapForEngine()
   const { startMainJob } = await import('../server/job.ts')
   const { createClickHouse } = await import('../sinks/clickhouse/client.ts')
   const dir = mkdtempSync(join(tmpdir(), 'tw-engine-sinks-'))
@@ -115,7 +111,7 @@ const results: RunResult[] = []
 console.log(`engine (main job, 7 topologies) over ${EVENTS.toLocaleString()} synthetic events, unpaced; ${runs} runs per mode, interleaved, each in its own process; load average before: ${loadavg()[0].toFixed(2)}`)
 for (let i = 0; i < runs; i++) {
   for (const mode of modes) {
-    const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', mode, '--events', String(EVENTS), '--start', String(START), ...(args['default-heap'] ? ['--default-heap'] : [])], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', mode, '--events', String(EVENTS), '--start', String(START)], { encoding: 'utf8', maxBuffer: 64 << 20 })
     const line = p.stdout.split('\n').find((l) => l.startsWith('RESULT '))
     if (p.status !== 0 || !line) {
       console.error(p.stdout.slice(-4000), p.stderr.slice(-4000))

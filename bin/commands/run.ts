@@ -5,7 +5,6 @@
 import { rmSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
-import { tuneHeapForEngine } from '../../server/heap.ts'
 import { startMainJob } from '../../server/job.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 
@@ -56,7 +55,6 @@ export default async function run(argv: string[]): Promise<number> {
     brokers: a.brokers.split(',').map((b) => b.trim()).filter(Boolean), topic: a.topic!, groupId: a.group!,
     client: a['kafka-client'], format: a.format, schemaRegistryUrl: a['schema-registry'],
   } as const : undefined
-  tuneHeapForEngine()
   const job = await startMainJob({
     dataDir: dir, port: num('port'), host: a.host!, logger: log, clickhouse: a.clickhouse!, kafka,
     source: {
