@@ -12,7 +12,8 @@
 //    vector_search_filter_strategy), then the candidates re-ranked exactly against FINAL. If fewer
 //    than k survive (selective filters, duplicates of re-delivered items), the exact query answers.
 //    No per-query settings are used: on chDB a setting persists on the shared connection.
-// Upserts: JSONEachRow inserts; ReplacingMergeTree(version) + FINAL make re-delivery idempotent.
+// Upserts: JSONCompactEachRow inserts (chdb's raw insert on chDB); ReplacingMergeTree(version) + FINAL
+// make re-delivery idempotent. The HNSW graph is built by merges unless buildIndexOnInsert.
 // Retries: exponential backoff with jitter on errors sinks/clickhouse/errors.ts classifies retryable.
 import { Readable } from 'node:stream'
 import pino, { type Logger } from 'pino'
@@ -130,15 +131,15 @@ export class ClickHouseVectorIndex implements VectorIndex {
   }
 
   async upsert(items: readonly VectorItem[]): Promise<void> {
-    const lines: string[] = []
+    const rows: VectorItem[] = []
     for (const it of items) {
       if (it.vector.length !== this.dim) throw new TrendwireError('SINK_REJECTED', `clickhouse vector index "${this.name}": ${it.kind} ${it.id} has a ${it.vector.length}-dimensional vector, the index has ${this.dim}`)
       if (!hasDirection(it.vector)) { this.stats.skippedZero++; continue }
-      lines.push(vectorRow(it))
+      rows.push(it)
     }
-    for (let i = 0; i < lines.length; i += this.opts.insertChunkRows) {
-      const chunk = lines.slice(i, i + this.opts.insertChunkRows)
-      const body = Buffer.from(chunk.join('\n') + '\n')
+    for (let i = 0; i < rows.length; i += this.opts.insertChunkRows) {
+      const chunk = rows.slice(i, i + this.opts.insertChunkRows)
+      const body = vectorRows(chunk)
       await this.retrying(`insert ${chunk.length} vectors`, async () => {
         const settings: Record<string, number> = this.approximate && !this.opts.buildIndexOnInsert ? { materialize_skip_indexes_on_insert: 0 } : {}
         if (this.ch.insertRaw) {
@@ -207,20 +208,71 @@ export class ClickHouseVectorIndex implements VectorIndex {
 const VECTOR_COLUMNS = ['kind', 'id', 'platform', 'language', 'time', 'text', 'model', 'version', 'vector'] as const
 
 /**
- * One JSONCompactEachRow line. The vector's components are written with 7 significant digits: what a
- * Float32 column keeps anyway (24-bit mantissa ≈ 7.2 digits; a unit vector's components move by
- * < 1e-7 relative, cosine distances by < 1e-6), in half the bytes of a double's shortest form and with
- * less work for ClickHouse's parser (benchmarks/clickhouse/README.md, section 5).
+ * The JSONCompactEachRow body of a chunk of items, written straight into one Buffer. The vector's
+ * components are written with 7 significant digits, close to what the Float32 column keeps (24-bit
+ * mantissa ≈ 7.2 digits): each moves by at most 5e-7 of itself, so a cosine distance between unit
+ * vectors moves by less than 1e-6. Half the bytes of a double's shortest form (2.9 vs 5.3 kB per 256-d
+ * row). Digits are written by arithmetic, not through strings: building each component's text as a
+ * string made ~16 kB of garbage per vector, which in the main job at full speed was the larger part of
+ * the extra young-generation collections the sinks cause (benchmarks/clickhouse/README.md, section 5).
  */
-export function vectorRow(it: VectorItem): string {
-  const head = JSON.stringify([it.kind, it.id, it.platform, it.language, it.time, it.text, it.model, it.version])
-  const v = it.vector
-  let vec = ''
-  for (let j = 0; j < v.length; j++) {
-    const x = v[j]
-    vec += (j === 0 ? '' : ',') + (x === 0 ? '0' : x.toPrecision(7))
+export function vectorRows(items: readonly VectorItem[]): Buffer {
+  let cap = 0
+  const heads: string[] = new Array(items.length)
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]
+    heads[i] = JSON.stringify([it.kind, it.id, it.platform, it.language, it.time, it.text, it.model, it.version])
+    cap += heads[i].length * 3 + it.vector.length * MAX_COMPONENT_BYTES + 8
   }
-  return `${head.slice(0, -1)},[${vec}]]`
+  const buf = Buffer.allocUnsafe(cap)
+  let pos = 0
+  for (let i = 0; i < items.length; i++) {
+    pos += buf.write(heads[i], pos, 'utf8') - 1 // without the closing ']'
+    buf[pos++] = 44 // ,
+    buf[pos++] = 91 // [
+    const v = items[i].vector
+    for (let j = 0; j < v.length; j++) {
+      if (j > 0) buf[pos++] = 44
+      pos = writeFloat7(buf, pos, v[j])
+    }
+    buf[pos++] = 93 // ]
+    buf[pos++] = 93
+    buf[pos++] = 10 // \n
+  }
+  return buf.subarray(0, pos)
+}
+
+/** '-', 7 digits, '.', 'e', '-', 3 digits (String() of the fallback: "-1.234567e-300") */
+const MAX_COMPONENT_BYTES = 14
+const POW10 = Array.from({ length: 310 }, (_, i) => 10 ** i)
+
+/**
+ * A finite number as a JSON number with at most 7 significant digits: "0", or mantissa digits and a
+ * decimal exponent ("1234567e-8", "-5e-3"). Returns the position after it.
+ */
+export function writeFloat7(buf: Buffer, pos: number, x: number): number {
+  if (x === 0) { buf[pos] = 48; return pos + 1 }
+  if (!Number.isFinite(x)) throw new TrendwireError('SINK_REJECTED', `vector component ${x} is not a finite number`)
+  if (x < 0) { buf[pos++] = 45; x = -x }
+  // outside the range where powers of ten stay exact enough (never for embeddings): through a string
+  if (x < 1e-290 || x >= 1e290) return pos + buf.write(String(Number(x.toPrecision(7))), pos, 'latin1')
+  // m = x / 10^e rounded, with 10^6 ≤ m < 10^7
+  let e = Math.floor(Math.log10(x)) - 6
+  let m = Math.round(e < 0 ? x * POW10[-e] : x / POW10[e])
+  if (m >= 10_000_000) { m = Math.round(m / 10); e++ } else if (m < 1_000_000) { m = Math.round(e - 1 < 0 ? x * POW10[1 - e] : x / POW10[e - 1]); e-- }
+  while (m % 10 === 0) { m /= 10; e++ }
+  let digits = 1
+  for (let t = m; t >= 10; t = Math.floor(t / 10)) digits++
+  for (let k = digits - 1, t = m; k >= 0; k--, t = Math.floor(t / 10)) buf[pos + k] = 48 + (t % 10)
+  pos += digits
+  if (e !== 0) {
+    buf[pos++] = 101 // e
+    if (e < 0) { buf[pos++] = 45; e = -e }
+    if (e >= 100) buf[pos++] = 48 + Math.floor(e / 100)
+    if (e >= 10) buf[pos++] = 48 + (Math.floor(e / 10) % 10)
+    buf[pos++] = 48 + (e % 10)
+  }
+  return pos
 }
 
 function toHit(r: Row): SearchHit {

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import pino from 'pino'
 import { createClickHouse, type ClickHouse } from '../../sinks/clickhouse/client.ts'
 import { migrate } from '../../sinks/clickhouse/migrate.ts'
-import { ClickHouseVectorIndex } from '../../sinks/search/clickhouse.ts'
+import fc from 'fast-check'
+import { ClickHouseVectorIndex, vectorRows, writeFloat7 } from '../../sinks/search/clickhouse.ts'
 import { VectorIndexSink } from '../../sinks/search/sink.ts'
 import { postItem, trendItem } from '../../sinks/search/items.ts'
 import type { SearchFilter, SearchHit, VectorItem, VectorKind } from '../../sinks/search/types.ts'
@@ -225,3 +226,29 @@ test('VectorIndexSink over ClickHouse: a replay after a crash leaves one row per
   assert.equal(Number(r.n), stored)
   assert.equal(Number(r.u), stored)
 })
+
+test('vector rows: components written as JSON numbers with 7 significant digits, read back by ClickHouse', async () => {
+  const buf = Buffer.alloc(32)
+  fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (x) => {
+    const end = writeFloat7(buf, 0, x)
+    const y = JSON.parse(buf.toString('utf8', 0, end)) as number
+    if (x === 0) return y === 0
+    return Math.abs(y - x) <= 5.0000001e-7 * Math.abs(x) && end <= 14
+  }), { numRuns: 20_000 })
+  assert.throws(() => writeFloat7(buf, 0, Number.NaN), /not a finite number/)
+  // a body ClickHouse parses into the same Float32 values (up to the 7 digits) and the same other fields
+  const table = 'vector_rows_check'
+  await ch.client.command({ query: `CREATE TABLE ${table} AS search_vectors` })
+  const sample = items.slice(0, 50)
+  await ch.insertRaw!({ table: `default.${table}`, columns: ['kind', 'id', 'platform', 'language', 'time', 'text', 'model', 'version', 'vector'], format: 'JSONCompactEachRow', body: vectorRows(sample), settings: {}, signal: new AbortController().signal })
+  const got = await (await ch.client.query({ query: `SELECT id, text, toUnixTimestamp64Milli(time) AS t, vector FROM ${table}`, format: 'JSONEachRow' })).json<{ id: string; text: string; t: string; vector: number[] }>()
+  assert.equal(got.length, sample.length)
+  for (const g of got) {
+    const it = sample.find((x) => x.id === g.id)!
+    assert.equal(g.text, it.text)
+    assert.equal(Number(g.t), it.time)
+    for (let j = 0; j < it.vector.length; j++) assert.ok(Math.abs(g.vector[j] - it.vector[j]) <= 1e-6 * Math.abs(it.vector[j]) + 1e-12, `${g.id}[${j}]`)
+  }
+  await ch.client.command({ query: `DROP TABLE ${table}` })
+})
+
