@@ -333,13 +333,24 @@ for (const client of CLIENTS) {
         await s.open(null, runnerHooks('s', () => s, log))
         await pollUntil([s], got, () => got.total >= 500, 30_000, '500 records before the outage', 100)
 
-        const sawError = nextEvent((e) => e.type === 'log' && /ECONNREFUSED|Connection error|Connection refused|Connect to .* failed|Disconnected|Connection timeout|timed out|timeout|REQTMOUT/i.test(e.message), 30_000, 'the client to notice the broker is down')
+        // Every client log line after the broker goes down, for the failure message.
+        const seen: string[] = []
+        const onLog = (m: unknown): void => { const e = m as KafkaEvent; if (e.type === 'log') seen.push(`${e.level}: ${e.message}`) }
+        diagnostics_channel.subscribe(KAFKA_CHANNEL, onLog)
+        // Any sign that a request to broker 1 failed: refused, reset or closed connections, timeouts.
+        const sawError = nextEvent((e) => e.type === 'log' && /ECONNREFUSED|ECONNRESET|Connection error|Connection refused|Connection closed|Closed connection|Connect to .* failed|Disconnected|Connection timeout|timed out|timeout|REQTMOUT|TRANSPORT/i.test(e.message), 30_000, 'the client to notice the broker is down')
         await own.brokerDown(1)
         // keep consuming until the client reports trouble reaching broker 1
         let noticed = false
         void sawError.then(() => { noticed = true }, () => {})
-        await pollUntil([s], got, () => noticed, 30_000, 'a connection error from the client', 100)
-        await sawError
+        try {
+          await pollUntil([s], got, () => noticed, 30_000, 'a connection error from the client', 100)
+          await sawError
+        } catch (err) {
+          throw new Error(`${(err as Error).message}; client log after the broker went down: ${JSON.stringify(seen.slice(0, 20))}`, { cause: err })
+        } finally {
+          diagnostics_channel.unsubscribe(KAFKA_CHANNEL, onLog)
+        }
         await own.brokerUp(1)
         await produce(own.brokers, topic, 3000, 1000)
         await pollUntil([s], got, () => got.total >= 4000, 60_000, 'all 4000 records after the broker came back')
