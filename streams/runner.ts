@@ -14,6 +14,7 @@
 import pino, { type Logger } from 'pino'
 import { z } from 'zod'
 import { parseOptions } from './config.ts'
+import { BufferPool } from './buffer-pool.ts'
 import { decodeCheckpoint, encodeCheckpoint, MemoryCheckpointStore } from './checkpoint.ts'
 import { Engine, type NodeStats } from './engine.ts'
 import { TrendwireError } from './errors.ts'
@@ -73,6 +74,8 @@ export class Runner {
   private readonly extraSinks: Sink<unknown>[] = []
   private checkpointId = 0
   private lastCheckpointAt: number | null = null
+  /** One buffer the checkpoints are encoded into, reused once each is saved. */
+  private readonly checkpointBuffers = new BufferPool(1)
   private restoredFrom: number | null = null
   private state: RunnerStatus['state'] = 'starting'
   private readonly startedAt = Date.now()
@@ -191,12 +194,14 @@ export class Runner {
       version: 1, id, topology: this.topology.name, takenAt: Date.now(),
       positions, watermarks: this.wm.snapshot(), operators, sinks: sinkStates,
     }
-    const bytes = encodeCheckpoint(data)
+    const bytes = encodeCheckpoint(data, this.checkpointBuffers)
     try {
       await this.store.save(bytes, id)
     } catch (err) {
       throw new TrendwireError('CHECKPOINT_FAILED', `checkpoint ${id} could not be saved: ${(err as Error).message}`, { cause: err })
     }
+    // Saved: the buffer takes the next checkpoint (a new one each time was external memory, see streams/buffer-pool.ts).
+    this.checkpointBuffers.give(Buffer.from(bytes.buffer, 0, bytes.buffer.byteLength))
     this.checkpointId = id
     this.lastCheckpointAt = Date.now()
     this.engine.sinkCtx = this.sinkContext(id)

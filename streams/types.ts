@@ -188,6 +188,7 @@ export interface Sink<T> {
 /** Durable store for checkpoints. save() must be atomic: a reader sees the old or the new, never half. */
 export interface CheckpointStore {
   load(): Promise<Uint8Array | null>
+  /** `bytes` are valid until the returned Promise settles (the runner reuses the buffer): copy to keep them. */
   save(bytes: Uint8Array, id: number): Promise<void>
 }
 

@@ -44,6 +44,7 @@ import { retrying } from '../retry.ts'
 import type { RowFormat } from './rows.ts'
 import { tsvEncoder, tsvFields } from './tsv.ts'
 import { loadMigrations } from './migrate.ts'
+import { BufferPool } from '../../streams/buffer-pool.ts'
 
 export const clickHouseSinkOptionsSchema = z.object({
   /** Target table; default: the format's table. "db.table" or a table in the connection's database. */
@@ -93,6 +94,9 @@ export interface ClickHouseSinkState {
   /**
    * The same rows as one body (newline-terminated lines), written instead of `tail` since the open chunk
    * became a Buffer: one copy into the checkpoint instead of a string per row to split and serialise.
+   * preCommit returns a view of the open chunk, not a copy: it holds until the sink's next commit() or
+   * restore() (after which the buffer may take other rows), and the runner encodes the checkpoint —
+   * copying it once, outside the v8 body (streams/checkpoint.ts) — before either.
    */
   tailBody?: Uint8Array
   tailRows?: number
@@ -138,6 +142,8 @@ interface Chunk {
   lines: string[] | null
   body: Buffer | null
   token: string | null
+  /** The buffer `body` lies in, when it came from the sink's spares: back to them once the chunk is done. */
+  pooled?: Buffer
 }
 
 interface Waiter { resolve: () => void; reject: (e: unknown) => void }
@@ -149,18 +155,21 @@ interface Waiter { resolve: () => void; reject: (e: unknown) => void }
  * engine's main thread paid for it in GC (benchmarks/clickhouse/README.md, section 3).
  */
 class OpenChunk {
-  buf: Buffer
   len = 0
   rows = 0
-  constructor(capacity: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(4096, capacity))
+  buf: Buffer
+  constructor(private readonly pool: BufferPool, capacity: number) {
+    this.buf = pool.take(capacity)
   }
 
   push(line: string): void {
     // line.length UTF-16 units are at most 3 UTF-8 bytes each.
     if (this.len + line.length * 3 + 1 > this.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + line.length * 3 + 1))
+      const next = this.pool.take(Math.max(this.buf.length * 2, this.len + line.length * 3 + 1))
       this.buf.copy(next, 0, 0, this.len)
+      // Nothing else reads the old one: preCommit's view of the open chunk is encoded into the
+      // checkpoint before the runner writes again.
+      this.pool.give(this.buf)
       this.buf = next
     }
     this.len += this.buf.write(line, this.len, 'utf8')
@@ -188,7 +197,9 @@ export class ClickHouseSink<T> implements Sink<T> {
 
   private epoch = 0
   private chunkIndex = 0
-  private openChunk = new OpenChunk(64 * 1024)
+  /** Buffers of chunks that are in ClickHouse, for the next open chunks (streams/buffer-pool.ts). */
+  private readonly pool = new BufferPool(3)
+  private openChunk = new OpenChunk(this.pool, 64 * 1024)
   private readonly queue: Chunk[] = []
   private queuedRows = 0
   private draining: Promise<void> | null = null
@@ -381,7 +392,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     const open = this.openChunk
     const state: ClickHouseSinkState = {
       v: 1, checkpointId, writer: this.txn ? this.writer : 0, epoch: this.epoch, chunkIndex: this.chunkIndex,
-      tail: [], tailBody: Buffer.from(open.body()), tailRows: open.rows, format: this.wire,
+      tail: [], tailBody: open.body(), tailRows: open.rows, format: this.wire,
     }
     return state
   }
@@ -412,7 +423,7 @@ export class ClickHouseSink<T> implements Sink<T> {
   }
 
   async restore(state: unknown): Promise<void> {
-    this.openChunk = new OpenChunk(64 * 1024)
+    this.openChunk = new OpenChunk(this.pool, 64 * 1024)
     this.queue.length = 0
     this.queuedRows = 0
     this.failure = null
@@ -476,6 +487,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     if (this.draining) await this.draining
     this.abort = new AbortController()
     this.closing = false
+    this.pool.clear()
     // Nothing of ours after the last durable checkpoint is in the table: a later fresh start need not look.
     if (this.txn && this.begun && !this.failure && !this.insertedSinceCommit) {
       await this.record('closed', this.epoch).catch((err) => this.log.warn({ sink: this.name, err: (err as Error).message }, 'could not record a clean close'))
@@ -497,8 +509,16 @@ export class ClickHouseSink<T> implements Sink<T> {
     const open = this.openChunk
     if (open.rows === 0) return
     // The next chunk starts at about this one's size: few regrowths, little slack.
-    this.openChunk = new OpenChunk(Math.ceil(open.len * 1.1))
-    this.enqueue({ seq: 0, format: this.wire, epoch: this.epoch, index: this.chunkIndex++, rows: open.rows, lines: null, body: open.body(), token: null })
+    this.openChunk = new OpenChunk(this.pool, Math.ceil(open.len * 1.1))
+    this.enqueue({ seq: 0, format: this.wire, epoch: this.epoch, index: this.chunkIndex++, rows: open.rows, lines: null, body: open.body(), token: null, pooled: open.buf })
+  }
+
+  /** Chunk c is in ClickHouse (or refused and dead-lettered): its buffer may take the next rows. */
+  private recycle(c: Chunk): void {
+    const b = c.pooled
+    c.pooled = undefined
+    c.body = null
+    if (b) this.pool.give(b)
   }
 
   private enqueue(c: Chunk): void {
@@ -563,8 +583,10 @@ export class ClickHouseSink<T> implements Sink<T> {
       const e = err as TrendwireError
       if (e.code !== 'SINK_REJECTED') throw err
       await this.rejectChunk(c, e)
+      this.recycle(c)
       return
     }
+    this.recycle(c)
     this.stats.rowsInserted += c.rows
     this.stats.chunksInserted++
     this.metrics.inc('clickhouse_rows_inserted_total', c.rows, this.labels)

@@ -20,6 +20,7 @@ import pino, { type Logger } from 'pino'
 import { z } from 'zod'
 import { parseOptions, retryOptionsSchema } from '../../streams/config.ts'
 import { TrendwireError } from '../../streams/errors.ts'
+import { BufferPool } from '../../streams/buffer-pool.ts'
 import { defaultEmbedder, EMBEDDING_DIM, type TextEmbedder } from '../../operators/embeddings/embed.ts'
 import type { Platform } from '../../schemas/events.ts'
 import { quoteIdent, type ClickHouse } from '../clickhouse/client.ts'
@@ -69,6 +70,8 @@ export class ClickHouseVectorIndex implements VectorIndex {
   readonly dim: number
   readonly embedder: TextEmbedder
   private readonly table: string
+  /** The INSERT bodies' buffer, reused batch after batch. */
+  private readonly buffers = new BufferPool(1)
   private readonly log: Logger
   /** Set by open(): the table has the approximate index. */
   approximate = false
@@ -139,7 +142,7 @@ export class ClickHouseVectorIndex implements VectorIndex {
     }
     for (let i = 0; i < rows.length; i += this.opts.insertChunkRows) {
       const chunk = rows.slice(i, i + this.opts.insertChunkRows)
-      const body = vectorRows(chunk)
+      const body = vectorRows(chunk, this.buffers)
       await this.retrying(`insert ${chunk.length} vectors`, async () => {
         const settings: Record<string, number> = this.approximate && !this.opts.buildIndexOnInsert ? { materialize_skip_indexes_on_insert: 0 } : {}
         if (this.ch.insertRaw) {
@@ -149,6 +152,8 @@ export class ClickHouseVectorIndex implements VectorIndex {
           await this.ch.client.insert({ table: this.table, values: Readable.from([body], { objectMode: false }), format: 'JSONCompactEachRow', columns: [...VECTOR_COLUMNS] as [string, ...string[]], clickhouse_settings: settings })
         }
       })
+      // In ClickHouse: the buffer takes the next batch (streams/buffer-pool.ts).
+      this.buffers.give(Buffer.from(body.buffer, 0, body.buffer.byteLength))
       this.stats.upserted += chunk.length
     }
   }
@@ -216,7 +221,7 @@ const VECTOR_COLUMNS = ['kind', 'id', 'platform', 'language', 'time', 'text', 'm
  * string made ~16 kB of garbage per vector, which in the main job at full speed was the larger part of
  * the extra young-generation collections the sinks cause (benchmarks/clickhouse/README.md, section 5).
  */
-export function vectorRows(items: readonly VectorItem[]): Buffer {
+export function vectorRows(items: readonly VectorItem[], pool?: BufferPool): Buffer {
   let cap = 0
   const heads: string[] = new Array(items.length)
   for (let i = 0; i < items.length; i++) {
@@ -224,7 +229,7 @@ export function vectorRows(items: readonly VectorItem[]): Buffer {
     heads[i] = JSON.stringify([it.kind, it.id, it.platform, it.language, it.time, it.text, it.model, it.version])
     cap += heads[i].length * 3 + it.vector.length * MAX_COMPONENT_BYTES + 8
   }
-  const buf = Buffer.allocUnsafe(cap)
+  const buf = pool ? pool.take(cap) : Buffer.allocUnsafe(cap)
   let pos = 0
   for (let i = 0; i < items.length; i++) {
     pos += buf.write(heads[i], pos, 'utf8') - 1 // without the closing ']'
