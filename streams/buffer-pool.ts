@@ -9,14 +9,17 @@ export class BufferPool {
   allocated = 0
   reused = 0
 
-  /** @param max spares kept; more given back are left to the GC (the smallest first). */
-  constructor(private readonly max = 3) {}
+  /**
+   * @param max spares kept; more given back are left to the GC (the smallest first).
+   * @param headroom a new buffer is this many times the size asked for: room for what grows.
+   */
+  constructor(private readonly max = 3, private readonly headroom = 1.25) {}
 
-  /** The largest spare if it holds `min` bytes, else a new buffer with a quarter to spare. */
+  /** The smallest spare that holds `min` bytes, else a new buffer with `headroom`. */
   take(min: number): Buffer {
     let best = -1
     for (let i = 0; i < this.spares.length; i++) {
-      if (this.spares[i].length >= min && (best < 0 || this.spares[i].length > this.spares[best].length)) best = i
+      if (this.spares[i].length >= min && (best < 0 || this.spares[i].length < this.spares[best].length)) best = i
     }
     if (best >= 0) {
       const b = this.spares[best]
@@ -26,7 +29,7 @@ export class BufferPool {
       return b
     }
     this.allocated++
-    return Buffer.allocUnsafeSlow(Math.max(64 * 1024, Math.ceil(min * 1.25)))
+    return Buffer.allocUnsafeSlow(Math.max(64 * 1024, Math.ceil(min * this.headroom)))
   }
 
   /** b (a whole buffer from take(), not a view into one) is free: keep it if it is among the largest. */

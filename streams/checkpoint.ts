@@ -14,7 +14,6 @@ import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { DefaultDeserializer, DefaultSerializer, deserialize } from 'node:v8'
 import { crc32 } from 'node:zlib'
-import type { BufferPool } from './buffer-pool.ts'
 import { TrendwireError } from './errors.ts'
 import type { CheckpointData, CheckpointStore } from './types.ts'
 
@@ -76,27 +75,30 @@ class BlobDeserializer extends DefaultDeserializer {
 }
 
 /**
- * The checkpoint's bytes. With a pool, they are written into one of its buffers (the runner gives it
- * back once the store has saved them: CheckpointStore.save must not keep `bytes` past its Promise).
+ * The checkpoint as the parts of one file: head, v8 body, then each large byte array as it is — views,
+ * not copies, so the caller saves them before anything they view changes (the runner does so before
+ * it writes to a sink again). A copy of the whole into one buffer was, per checkpoint, as much new
+ * external memory as the state is large.
  */
-export function encodeCheckpoint(data: CheckpointData, pool?: BufferPool): Buffer {
+export function encodeCheckpoint(data: CheckpointData): Buffer[] {
   const ser = new BlobSerializer()
   ser.writeHeader()
   ser.writeValue(data)
   const body = ser.releaseBuffer()
-  // One allocation, the size of the file: the body and each blob copied into it once.
-  const size = HEAD + body.length + ser.blobBytes
-  const out = pool ? pool.take(size).subarray(0, size) : Buffer.allocUnsafeSlow(size)
-  MAGIC.copy(out, 0)
-  out.writeUInt32BE(FORMAT, 4)
-  out.writeUInt32BE(body.length, 12)
-  let at = HEAD + body.copy(out, HEAD)
+  const head = Buffer.allocUnsafe(HEAD)
+  MAGIC.copy(head, 0)
+  head.writeUInt32BE(FORMAT, 4)
+  head.writeUInt32BE(body.length, 12)
+  let crc = crc32(head.subarray(12))
+  crc = crc32(body, crc)
+  const parts: Buffer[] = [head, body]
   for (const b of ser.blobs) {
-    out.set(b, at)
-    at += b.byteLength
+    const v = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+    crc = crc32(v, crc)
+    parts.push(v)
   }
-  out.writeUInt32BE(crc32(out.subarray(12)) >>> 0, 8)
-  return out
+  head.writeUInt32BE(crc >>> 0, 8)
+  return parts
 }
 
 export function decodeCheckpoint(bytes: Uint8Array): CheckpointData {
@@ -136,13 +138,13 @@ export class FileCheckpointStore implements CheckpointStore {
     }
   }
 
-  async save(bytes: Uint8Array, id: number): Promise<void> {
+  async save(parts: readonly Uint8Array[], id: number): Promise<void> {
     const dir = dirname(this.path)
     await mkdir(dir, { recursive: true })
     const tmp = `${this.path}.${id}.tmp`
     const fh = await open(tmp, 'w')
     try {
-      await fh.writeFile(bytes)
+      await fh.writev(parts as Uint8Array[])
       await fh.sync()
     } finally {
       await fh.close()
@@ -164,8 +166,8 @@ export class MemoryCheckpointStore implements CheckpointStore {
   async load(): Promise<Uint8Array | null> {
     return this.bytes
   }
-  async save(bytes: Uint8Array): Promise<void> {
-    this.bytes = Uint8Array.prototype.slice.call(bytes) // a copy: the runner reuses its buffer
+  async save(parts: readonly Uint8Array[]): Promise<void> {
+    this.bytes = Buffer.concat(parts) // a copy: the parts view buffers their owners go on using
     this.saves++
   }
 }

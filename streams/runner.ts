@@ -14,7 +14,6 @@
 import pino, { type Logger } from 'pino'
 import { z } from 'zod'
 import { parseOptions } from './config.ts'
-import { BufferPool } from './buffer-pool.ts'
 import { decodeCheckpoint, encodeCheckpoint, MemoryCheckpointStore } from './checkpoint.ts'
 import { Engine, type NodeStats } from './engine.ts'
 import { TrendwireError } from './errors.ts'
@@ -74,8 +73,6 @@ export class Runner {
   private readonly extraSinks: Sink<unknown>[] = []
   private checkpointId = 0
   private lastCheckpointAt: number | null = null
-  /** One buffer the checkpoints are encoded into, reused once each is saved. */
-  private readonly checkpointBuffers = new BufferPool(1)
   private restoredFrom: number | null = null
   private state: RunnerStatus['state'] = 'starting'
   private readonly startedAt = Date.now()
@@ -194,14 +191,13 @@ export class Runner {
       version: 1, id, topology: this.topology.name, takenAt: Date.now(),
       positions, watermarks: this.wm.snapshot(), operators, sinks: sinkStates,
     }
-    const bytes = encodeCheckpoint(data, this.checkpointBuffers)
+    const parts = encodeCheckpoint(data)
+    const size = parts.reduce((n, p) => n + p.byteLength, 0)
     try {
-      await this.store.save(bytes, id)
+      await this.store.save(parts, id)
     } catch (err) {
       throw new TrendwireError('CHECKPOINT_FAILED', `checkpoint ${id} could not be saved: ${(err as Error).message}`, { cause: err })
     }
-    // Saved: the buffer takes the next checkpoint (a new one each time was external memory, see streams/buffer-pool.ts).
-    this.checkpointBuffers.give(Buffer.from(bytes.buffer, 0, bytes.buffer.byteLength))
     this.checkpointId = id
     this.lastCheckpointAt = Date.now()
     this.engine.sinkCtx = this.sinkContext(id)
@@ -209,7 +205,7 @@ export class Runner {
     if (source.commit) await source.commit(positions)
     const ms = performance.now() - t0
     this.metrics.inc('checkpoints_total', 1, { topology: this.topology.name })
-    this.metrics.set('checkpoint_bytes', bytes.byteLength, { topology: this.topology.name })
+    this.metrics.set('checkpoint_bytes', size, { topology: this.topology.name })
     this.metrics.set('checkpoint_duration_ms', ms, { topology: this.topology.name })
     for (const n of this.engine.stats()) {
       if (!n.state) continue
@@ -217,7 +213,7 @@ export class Runner {
       this.metrics.set('state_keys', n.state.keys, labels)
       this.metrics.set('state_bytes_estimated', n.state.estimatedBytes, labels)
     }
-    this.log.debug({ checkpoint: id, bytes: bytes.byteLength, ms }, 'checkpoint')
+    this.log.debug({ checkpoint: id, bytes: size, ms }, 'checkpoint')
     return id
   }
 

@@ -188,8 +188,11 @@ export interface Sink<T> {
 /** Durable store for checkpoints. save() must be atomic: a reader sees the old or the new, never half. */
 export interface CheckpointStore {
   load(): Promise<Uint8Array | null>
-  /** `bytes` are valid until the returned Promise settles (the runner reuses the buffer): copy to keep them. */
-  save(bytes: Uint8Array, id: number): Promise<void>
+  /**
+   * The checkpoint file is `parts` one after the other (streams/checkpoint.ts). They view buffers that
+   * stay unchanged only until the returned Promise settles: a store that keeps them copies them.
+   */
+  save(parts: readonly Uint8Array[], id: number): Promise<void>
 }
 
 /** What a checkpoint holds: a consistent cut of all state at a batch boundary. */

@@ -154,6 +154,12 @@ interface Waiter { resolve: () => void; reject: (e: unknown) => void }
  * join + Buffer.from, kept every line alive long enough to be promoted to the old generation: the
  * engine's main thread paid for it in GC (benchmarks/clickhouse/README.md, section 3).
  */
+/**
+ * One pool for every ClickHouse sink in the process: a sink's open chunk, the one in flight and one
+ * queued each hold a buffer, and a pool per sink would allocate that set again for every sink.
+ */
+const chunkBuffers = new BufferPool(8)
+
 class OpenChunk {
   len = 0
   rows = 0
@@ -197,8 +203,8 @@ export class ClickHouseSink<T> implements Sink<T> {
 
   private epoch = 0
   private chunkIndex = 0
-  /** Buffers of chunks that are in ClickHouse, for the next open chunks (streams/buffer-pool.ts). */
-  private readonly pool = new BufferPool(3)
+  /** Buffers of chunks that are in ClickHouse, for the next open chunks of every sink (streams/buffer-pool.ts). */
+  private readonly pool = chunkBuffers
   private openChunk = new OpenChunk(this.pool, 64 * 1024)
   private readonly queue: Chunk[] = []
   private queuedRows = 0
@@ -487,7 +493,6 @@ export class ClickHouseSink<T> implements Sink<T> {
     if (this.draining) await this.draining
     this.abort = new AbortController()
     this.closing = false
-    this.pool.clear()
     // Nothing of ours after the last durable checkpoint is in the table: a later fresh start need not look.
     if (this.txn && this.begun && !this.failure && !this.insertedSinceCommit) {
       await this.record('closed', this.epoch).catch((err) => this.log.warn({ sink: this.name, err: (err as Error).message }, 'could not record a clean close'))

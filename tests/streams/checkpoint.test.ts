@@ -5,8 +5,10 @@ import { randomBytes } from 'node:crypto'
 import { serialize } from 'node:v8'
 import { test } from 'node:test'
 import { crc32 } from 'node:zlib'
-import { BLOB_MIN_BYTES, decodeCheckpoint, encodeCheckpoint } from '../../streams/checkpoint.ts'
+import { BLOB_MIN_BYTES, decodeCheckpoint, encodeCheckpoint as encodeParts } from '../../streams/checkpoint.ts'
 import type { CheckpointData } from '../../streams/types.ts'
+
+const encodeCheckpoint = (d: CheckpointData): Buffer => Buffer.concat(encodeParts(d))
 
 function data(sinks: Record<string, unknown>): CheckpointData {
   return {
@@ -23,7 +25,11 @@ test('round trip: large byte arrays go after the body, once, and come back equal
   const slice = randomBytes(BLOB_MIN_BYTES * 2).subarray(7, 7 + BLOB_MIN_BYTES + 1) // a view into a larger buffer
   const small = Buffer.from('a small tail\n')
   const d = data({ ch: { tailBody: big, other: slice, small, raw: bigU8, tail: [] }, empty: Buffer.alloc(0) })
-  const bytes = encodeCheckpoint(d)
+  const parts = encodeParts(d)
+  // head, body, then the three large arrays as views of the caller's memory, not copies
+  assert.equal(parts.length, 5)
+  assert.ok(parts[2].buffer === big.buffer && parts[3].buffer === slice.buffer && parts[4].buffer === bigU8.buffer, 'blobs are views, in order')
+  const bytes = Buffer.concat(parts)
   const blobs = big.length + bigU8.length + slice.length
   // The file is the body plus each large array once: the v8 body itself stays small.
   const bodyLen = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32BE(12)
