@@ -29,6 +29,15 @@ const serverSchema = z.object({
 const embeddedSchema = z.object({
   /** Folder holding the chDB data (created if missing). One folder per process. */
   embeddedPath: z.string().min(1),
+  /**
+   * Raw INSERTs (the sinks' chunks) running at once. chdb runs each query on a thread of libuv's pool
+   * (4 threads unless UV_THREADPOOL_SIZE says otherwise) and holds it until the query ends: with more
+   * long INSERTs in flight than the pool has threads, everything else that needs the pool — the
+   * checkpoint files, the sinks' bookkeeping queries, DNS — waits behind them, and the whole engine
+   * with it (benchmarks/clickhouse/README.md, section 6). Two keep both cores busy and leave the
+   * pool room.
+   */
+  maxConcurrentInserts: z.number().int().min(1).max(64).default(2),
 }).strict()
 
 export const clickHouseOptionsSchema = z.union([serverSchema, embeddedSchema])
@@ -77,6 +86,47 @@ export interface ClickHouse {
   close(): Promise<void>
 }
 
+/** At most `n` holders at once; the others wait in arrival order (or until their signal aborts). */
+export class Semaphore {
+  private held = 0
+  private readonly waiting: Array<{ go: () => void }> = []
+  constructor(private readonly n: number) {}
+
+  acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    if (this.held < this.n) {
+      this.held++
+      return Promise.resolve()
+    }
+    return new Promise<void>((resolve, reject) => {
+      const w = {
+        go: () => {
+          signal?.removeEventListener('abort', onAbort)
+          this.held++
+          resolve()
+        },
+      }
+      const onAbort = () => {
+        const i = this.waiting.indexOf(w)
+        if (i >= 0) this.waiting.splice(i, 1)
+        reject(signal!.reason)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.waiting.push(w)
+    })
+  }
+
+  release(): void {
+    this.held--
+    const next = this.waiting.shift()
+    if (next) next.go()
+  }
+
+  get pending(): number {
+    return this.waiting.length
+  }
+}
+
 /**
  * `createClickHouse({ url })` for a server, `createClickHouse({ embeddedPath })` for chDB in process.
  * Options are validated here, once; a bad key fails with CONFIG_INVALID naming it.
@@ -109,11 +159,15 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
     const connection = createChdbConnection({ path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
     client = createClient({ connection, log })
     const raw = (connection as unknown as { chdb: ChdbExtension }).chdb
+    const slots = new Semaphore(o.maxConcurrentInserts)
     insertRaw = async (p) => {
+      await slots.acquire(p.signal)
       try {
         await raw.rawInsert({ table: p.table, columns: p.columns, format: p.format, values: p.body, settings: p.settings, signal: p.signal })
       } catch (err) {
         throw asClickHouseShaped(err)
+      } finally {
+        slots.release()
       }
     }
     target = path

@@ -234,6 +234,8 @@ export class ClickHouseSink<T> implements Sink<T> {
   private readonly incarnation = randomBytes(4).toString('hex')
   private begun = false
   private insertedSinceCommit = false
+  /** rowsWritten when the last 'committed' record was written. */
+  private rowsAtRecord = 0
   private seqN = 0
 
   /** Set by open(). */
@@ -409,9 +411,15 @@ export class ClickHouseSink<T> implements Sink<T> {
     this.preCommitted = null
     if (!pc || pc.id !== checkpointId) return
     // Recorded before the tail goes in: a fresh start never deletes chunks a durable checkpoint covers.
-    if (this.txn) {
+    // Not when no row came since the last record: this checkpoint then covers no chunk the last one
+    // did not, and a fresh start deletes nothing more for the older id (it deletes only chunks of
+    // epochs from that id on, and there are none until rows come). Dead-letter and late-record sinks,
+    // which mostly see nothing, made most of these INSERTs: one per sink per checkpoint.
+    if (this.txn && this.stats.rowsWritten !== this.rowsAtRecord) {
       if (!this.begun) await this.begin()
+      const rows = this.stats.rowsWritten
       await this.record('committed', checkpointId)
+      this.rowsAtRecord = rows
     }
     // The checkpoint holding the tail is durable: the tail becomes the epoch's last chunk. (The runner
     // writes nothing between preCommit and commit; were it to, those rows would join the tail, which is

@@ -311,6 +311,39 @@ test('a chunk ClickHouse refuses goes to dead letters with the reason, and the s
   await dropTable(ch, dl)
 })
 
+test('checkpoints with no new rows write no "committed" record, and a crashed lineage is still cleaned up exactly', { timeout: 60_000 }, async () => {
+  const table = await cloneTable(ch, 'hashtag_uses_1m', uniqueTable('quiet'))
+  const ctx = { checkpointId: 0, metrics: new Metrics() }
+  const records = async (sink: string) => rows<{ state: string; checkpoint_id: string }>(ch, `SELECT state, checkpoint_id FROM trendwire_sink_writers WHERE sink = '${sink}' AND table_name = '${table}' ORDER BY seq`)
+  const a = new ClickHouseSink('quiet', ch, hashtagWindowRows(table), { chunkRows: 10 }, { logger: quiet })
+  await a.open(ctx)
+  await a.write(batchOf(Array.from({ length: 4 }, (_, i) => row('a', i))), ctx)
+  await a.preCommit(1)
+  await a.commit(1)
+  for (const id of [2, 3, 4]) { // nothing written: nothing recorded
+    await a.preCommit(id)
+    await a.commit(id)
+  }
+  assert.deepEqual((await records('quiet')).map((r) => `${r.state}:${r.checkpoint_id}`), ['open:0', 'committed:1'])
+  // Rows after checkpoint 4: one full chunk goes in, then the process dies (no commit, no close).
+  await a.write(batchOf(Array.from({ length: 12 }, (_, i) => row('b', i))), ctx)
+  await a.preCommit(5) // inserts the closed chunk; the checkpoint is never saved
+  const [before] = await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${table}`)
+  assert.equal(Number(before.n), 14, 'checkpoint 1\'s tail and the uncovered chunk are in the table')
+  // A fresh lineage of the same sink: the crashed one's rows after its last recorded checkpoint go.
+  const b = new ClickHouseSink('quiet', ch, hashtagWindowRows(table), { chunkRows: 10 }, { logger: quiet })
+  await b.open(ctx)
+  await b.write(batchOf([row('c', 1)]), ctx)
+  await b.preCommit(1)
+  await b.commit(1)
+  await b.close()
+  assert.equal(b.stats.orphansAborted, 1)
+  const got = await rows<{ hashtag: string; n: string }>(ch, `SELECT hashtag, count() AS n FROM ${table} GROUP BY hashtag ORDER BY hashtag`)
+  assert.deepEqual(got.map((r) => `${r.hashtag}:${r.n}`), ['a:4', 'c:1'], 'what checkpoints 1–4 covered stays, the uncovered chunk went')
+  await a.close().catch(() => {})
+  await dropTable(ch, table)
+})
+
 test('commit() returns without waiting for the tail; the next preCommit and close() wait for it, and a clean close is recorded', { timeout: 60_000 }, async () => {
   const table = await cloneTable(ch, 'hashtag_uses_1m', uniqueTable('tail'))
   const ctx = { checkpointId: 0, metrics: new Metrics() }
