@@ -100,6 +100,12 @@ export interface ClickHouseSinkState {
    */
   tailBody?: Uint8Array
   tailRows?: number
+  /**
+   * Closed chunks not yet in ClickHouse at preCommit, oldest first: in the checkpoint instead of waited
+   * for (the runner used to stand idle while the INSERTs in flight finished). restore() deletes
+   * whatever of them landed and inserts them again, before the tail.
+   */
+  pending?: Array<{ epoch: number; index: number; rows: number; format: WireFormat; body: Uint8Array }>
   /** The tail's format (absent in checkpoints from before TabSeparated: JSON, '[' or '{' says which). */
   format?: WireFormat
 }
@@ -234,6 +240,9 @@ export class ClickHouseSink<T> implements Sink<T> {
   private readonly incarnation = randomBytes(4).toString('hex')
   private begun = false
   private insertedSinceCommit = false
+  /** Chunks whose bodies the last preCommit's state views, and buffers of such chunks already inserted. */
+  private readonly pinned = new Set<Chunk>()
+  private readonly afterSave: Buffer[] = []
   /** rowsWritten when the last 'committed' record was written. */
   private rowsAtRecord = 0
   private seqN = 0
@@ -395,18 +404,30 @@ export class ClickHouseSink<T> implements Sink<T> {
       await this.flushQueue()
       return { v: 1, checkpointId, atLeastOnce: true }
     }
-    await this.flushQueue()
+    this.unpin()
+    // Chunks not in ClickHouse yet go into the checkpoint as they are (views of their buffers, which stay
+    // pinned until the checkpoint is saved): the INSERTs go on in the background.
+    const pending: NonNullable<ClickHouseSinkState['pending']> = []
+    for (const c of this.queue) {
+      if (!c.body) {
+        c.body = Buffer.from(c.lines!.join('\n') + '\n')
+        c.lines = null
+      }
+      this.pinned.add(c)
+      pending.push({ epoch: c.epoch, index: c.index, rows: c.rows, format: c.format, body: c.body })
+    }
     this.preCommitted = { id: checkpointId, tailLen: this.openChunk.rows }
     const open = this.openChunk
     const state: ClickHouseSinkState = {
       v: 1, checkpointId, writer: this.txn ? this.writer : 0, epoch: this.epoch, chunkIndex: this.chunkIndex,
-      tail: [], tailBody: open.body(), tailRows: open.rows, format: this.wire,
+      tail: [], tailBody: open.body(), tailRows: open.rows, format: this.wire, pending,
     }
     return state
   }
 
   async commit(checkpointId: number): Promise<void> {
     if (!this.opts.exactlyOnce) return
+    this.unpin()
     const pc = this.preCommitted
     this.preCommitted = null
     if (!pc || pc.id !== checkpointId) return
@@ -437,6 +458,7 @@ export class ClickHouseSink<T> implements Sink<T> {
   }
 
   async restore(state: unknown): Promise<void> {
+    this.unpin()
     this.openChunk = new OpenChunk(this.pool, 64 * 1024)
     this.queue.length = 0
     this.queuedRows = 0
@@ -449,19 +471,26 @@ export class ClickHouseSink<T> implements Sink<T> {
     let tail = s.tail ?? []
     const tailEpoch = s.epoch ?? 0
     const tailIndex = s.chunkIndex ?? 0
+    const pending = s.pending ?? []
     if (this.txn && s.writer) {
       this.writer = s.writer
       await this.abortOrphans(this.writer)
-      // Whatever this lineage wrote after checkpoint n — chunks of epochs ≥ n, and the tail chunk that
-      // commit(n) may have inserted — goes; the tail goes back in below and the replay writes the rest.
-      await this.deleteRows(`${WRITER_COLUMN} = ${this.writer} AND (${CHUNK_COLUMN} >= ${chunkId(n, 0)} OR ${CHUNK_COLUMN} = ${chunkId(tailEpoch, tailIndex)})`)
+      // Whatever this lineage wrote from the oldest chunk checkpoint n holds on — its pending chunks,
+      // the tail chunk commit(n) may have inserted, chunks of epochs ≥ n — goes (chunk ids grow in the
+      // order chunks are queued, and every chunk from the first pending one to the tail is in the
+      // checkpoint); those go back in below and the replay writes the rest.
+      const first = pending.length > 0 ? chunkId(pending[0].epoch, pending[0].index) : chunkId(tailEpoch, tailIndex)
+      await this.deleteRows(`${WRITER_COLUMN} = ${this.writer} AND ${CHUNK_COLUMN} >= ${first}`)
       this.begun = true
       await this.record('committed', n)
     }
     const tailFormat: WireFormat = s.format ?? (tail[0]?.startsWith('{') ? 'JSONEachRow' : 'JSONCompactEachRow')
     // A checkpoint from before the table had bookkeeping columns: its tail lines lack them.
     if (this.txn && !s.writer) tail = tail.map((l) => withBookkeeping(l, this.writer, chunkId(tailEpoch, tailIndex), this.columns, tailFormat))
-    // Redo what commit() did for this checkpoint.
+    // The chunks that were on their way, then what commit() did for this checkpoint.
+    for (const p of pending) {
+      this.enqueue({ seq: 0, format: p.format, epoch: p.epoch, index: p.index, rows: p.rows, lines: null, body: Buffer.from(p.body.buffer, p.body.byteOffset, p.body.byteLength), token: null })
+    }
     const body = s.tailBody && s.tailRows ? Buffer.from(s.tailBody.buffer, s.tailBody.byteOffset, s.tailBody.byteLength) : null
     const tailRows = body ? s.tailRows! : tail.length
     if (body) this.enqueue({ seq: 0, format: tailFormat, epoch: tailEpoch, index: tailIndex, rows: tailRows, lines: null, body, token: null })
@@ -471,7 +500,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     this.chunkIndex = 0
     await this.flushQueue()
     this.insertedSinceCommit = false
-    this.log.debug({ sink: this.name, checkpoint: n, tail: tailRows, writer: this.writer }, 'clickhouse sink restored')
+    this.log.debug({ sink: this.name, checkpoint: n, tail: tailRows, pending: pending.length, writer: this.writer }, 'clickhouse sink restored')
   }
 
   async close(): Promise<void> {
@@ -510,6 +539,15 @@ export class ClickHouseSink<T> implements Sink<T> {
     if (this.failure && this.failure !== failedBefore && !abandoned) throw this.failure
   }
 
+  /**
+   * Waits until every closed chunk is in ClickHouse (or refused) and throws the sink's failure if it
+   * has one. The open chunk stays open (the checkpoints decide when it closes). preCommit() does not
+   * wait for INSERTs; this does, for callers that need the rows queryable now.
+   */
+  flush(): Promise<void> {
+    return this.flushQueue()
+  }
+
   /** Waits until every closed chunk is in ClickHouse (or refused); throws the sink's failure. */
   private async flushQueue(): Promise<void> {
     this.kick()
@@ -531,7 +569,17 @@ export class ClickHouseSink<T> implements Sink<T> {
     const b = c.pooled
     c.pooled = undefined
     c.body = null
-    if (b) this.pool.give(b)
+    if (!b) return
+    // In a checkpoint being saved: the buffer waits until the file is written.
+    if (this.pinned.delete(c)) this.afterSave.push(b)
+    else this.pool.give(b)
+  }
+
+  /** The last preCommit's checkpoint is saved (or abandoned): its chunks' buffers are free. */
+  private unpin(): void {
+    this.pinned.clear()
+    for (const b of this.afterSave) this.pool.give(b)
+    this.afterSave.length = 0
   }
 
   private enqueue(c: Chunk): void {

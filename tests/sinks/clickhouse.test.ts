@@ -19,10 +19,10 @@ import { classifyClickHouseError } from '../../sinks/clickhouse/errors.ts'
 import { clickhouseSinksForHashtagActivity } from '../../sinks/clickhouse/hashtag-activity.ts'
 import { callChannel, insertChannel, type CallEvent, type InsertEvent } from '../../sinks/clickhouse/insert.ts'
 import { hashtagWindowRows, lateRecordRows, type RowFormat } from '../../sinks/clickhouse/rows.ts'
-import { ClickHouseSink } from '../../sinks/clickhouse/sink.ts'
+import { ClickHouseSink, type ClickHouseSinkState } from '../../sinks/clickhouse/sink.ts'
 import { CollectSink } from '../../sinks/memory.ts'
 import { TeeSink } from '../../sinks/tee.ts'
-import { MemoryCheckpointStore } from '../../streams/checkpoint.ts'
+import { decodeCheckpoint, encodeCheckpoint, MemoryCheckpointStore } from '../../streams/checkpoint.ts'
 import { TrendwireError } from '../../streams/errors.ts'
 import { Metrics } from '../../streams/metrics.ts'
 import { Runner } from '../../streams/runner.ts'
@@ -272,6 +272,7 @@ test('a chunk ClickHouse refuses goes to dead letters with the reason, and the s
   await sink.write(batchOf(Array.from({ length: 10 }, (_, i) => row('good', 20 + i))), ctx) // the next chunk is fine
   await sink.preCommit(1)
   await sink.commit(1)
+  await sink.flush()
   assert.equal(sink.stats.rowsRejected, 10)
   assert.equal(sink.stats.rowsInserted, 10)
   const [n] = await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${table}`)
@@ -290,8 +291,8 @@ test('a chunk ClickHouse refuses goes to dead letters with the reason, and the s
   await strict.open(ctx)
   await strict.write(batchOf([row('bad', 1, -1)]), ctx)
   // The tail goes in after commit(1) returned (commit does not wait for it): the refusal surfaces at the
-  // next preCommit (or write, or close).
-  await assert.rejects(strict.preCommit(1).then(() => strict.commit(1)).then(() => strict.preCommit(2)), (err: unknown) => {
+  // next call once it has happened (write, preCommit, close), or at flush(), which waits for it.
+  await assert.rejects(strict.preCommit(1).then(() => strict.commit(1)).then(() => strict.flush()), (err: unknown) => {
     assert.ok(err instanceof TrendwireError)
     assert.equal(err.code, 'SINK_REJECTED')
     assert.equal(err.retryable, false)
@@ -309,6 +310,37 @@ test('a chunk ClickHouse refuses goes to dead letters with the reason, and the s
   await assert.rejects(last.close(), (err: unknown) => err instanceof TrendwireError && err.code === 'SINK_REJECTED')
   await dropTable(ch, table)
   await dropTable(ch, dl)
+})
+
+test('restore from a checkpoint whose chunks were still on their way: whatever of them landed is deleted, all go in again, every row once', { timeout: 60_000 }, async () => {
+  const ctx = { checkpointId: 0, metrics: new Metrics() }
+  for (const landed of [true, false]) {
+    const table = await cloneTable(ch, 'hashtag_uses_1m', uniqueTable(landed ? 'pend_in' : 'pend_out'))
+    const a = new ClickHouseSink('pend', ch, hashtagWindowRows(table), { chunkRows: 10 }, { logger: quiet })
+    await a.open(ctx)
+    await a.write(batchOf(Array.from({ length: 25 }, (_, i) => row('a', i))), ctx)
+    // Through the checkpoint file's encoding, as a restart would read it.
+    const saved = decodeCheckpoint(Buffer.concat(encodeCheckpoint({ version: 1, id: 1, topology: 't', takenAt: 0, positions: {}, watermarks: {}, operators: {}, sinks: { pend: await a.preCommit(1) } })))
+    const st = saved.sinks.pend as ClickHouseSinkState
+    assert.equal(st.pending!.length, 2)
+    if (landed) {
+      // The checkpoint is durable and everything went in before the crash: restore must not double it.
+      await a.commit(1)
+      await a.close()
+      const [n] = await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${table}`)
+      assert.equal(Number(n.n), 25)
+    } else {
+      // Crash right after the save: nothing may have landed, or the first chunk (an INSERT in flight).
+      await a.close()
+    }
+    const b = new ClickHouseSink('pend', ch, hashtagWindowRows(table), { chunkRows: 10 }, { logger: quiet })
+    await b.open(ctx)
+    await b.restore(st)
+    await b.close()
+    const got = await rows<{ n: string; u: string }>(ch, `SELECT count() AS n, uniqExact(hashtag, window_start) AS u FROM ${table}`)
+    assert.deepEqual([Number(got[0].n), Number(got[0].u)], [25, 25], landed ? 'landed chunks deleted and inserted again' : 'pending chunks and tail inserted by restore')
+    await dropTable(ch, table)
+  }
 })
 
 test('checkpoints with no new rows write no "committed" record, and a crashed lineage is still cleaned up exactly', { timeout: 60_000 }, async () => {
@@ -344,19 +376,23 @@ test('checkpoints with no new rows write no "committed" record, and a crashed li
   await dropTable(ch, table)
 })
 
-test('commit() returns without waiting for the tail; the next preCommit and close() wait for it, and a clean close is recorded', { timeout: 60_000 }, async () => {
+test('preCommit and commit do not wait for INSERTs: chunks on their way go into the checkpoint, close() waits for what a durable checkpoint covers, and a clean close is recorded', { timeout: 60_000 }, async () => {
   const table = await cloneTable(ch, 'hashtag_uses_1m', uniqueTable('tail'))
   const ctx = { checkpointId: 0, metrics: new Metrics() }
   const sink = new ClickHouseSink('tail', ch, hashtagWindowRows(table), { chunkRows: 10 }, { logger: quiet })
   await sink.open(ctx)
   await sink.write(batchOf(Array.from({ length: 25 }, (_, i) => row('a', i))), ctx) // two chunks and a tail of 5
-  await sink.preCommit(1)
-  assert.equal(sink.stats.rowsInserted, 20, 'preCommit inserted the closed chunks')
+  // Called before any I/O could complete (the first INSERT waits for the lineage's registration query):
+  // both closed chunks are still on their way, and the state carries them.
+  const s1 = await sink.preCommit(1) as ClickHouseSinkState
+  assert.equal(sink.stats.rowsInserted, 0, 'preCommit did not wait for the closed chunks')
+  assert.deepEqual(s1.pending!.map((p) => [p.index, p.rows]), [[0, 10], [1, 10]])
+  assert.equal(s1.tailRows, 5)
   await sink.commit(1)
   assert.equal(sink.bufferedRows + sink.stats.rowsInserted, 25)
   await sink.write(batchOf(Array.from({ length: 3 }, (_, i) => row('b', i))), ctx) // after the checkpoint: replayed, not inserted by close
-  await sink.preCommit(2)
-  assert.equal(sink.stats.rowsInserted, 25, 'the next preCommit waited for the tail of checkpoint 1')
+  const s2 = await sink.preCommit(2) as ClickHouseSinkState
+  assert.equal(s2.pending!.reduce((n, p) => n + p.rows, 0) + sink.stats.rowsInserted, 25, 'what is not in yet is in the checkpoint')
   await sink.commit(2)
   await sink.write(batchOf([row('c', 1)]), ctx) // not covered by any checkpoint
   await sink.close()
