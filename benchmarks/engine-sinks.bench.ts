@@ -145,6 +145,15 @@ console.table(modes.map((mode) => {
     'rows written': rows,
   }
 }))
+// Each run of a mode against the off run of the same round (they ran back to back): less exposed to
+// one lucky or unlucky run than best against best on this shared machine.
+if (off) {
+  for (const mode of modes.filter((m) => m !== 'off')) {
+    const ratios = Array.from({ length: runs }, (_, i) => results[i * modes.length + modes.indexOf(mode)].eventsPerSec / results[i * modes.length + modes.indexOf('off')].eventsPerSec).sort((a, b) => a - b)
+    const mid = ratios.length % 2 ? ratios[(ratios.length - 1) / 2] : (ratios[ratios.length / 2 - 1] + ratios[ratios.length / 2]) / 2
+    console.log(`${mode}: on/off per round ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${mid.toFixed(2)} (sinks cost ${Math.round((1 - mid) * 100)}%)`)
+  }
+}
 const withRows = modes.find((m) => m !== 'off')
 if (withRows) {
   console.log(`rows per table (${withRows}; equal in every run):`)
