@@ -5,9 +5,9 @@
 // ClickHouse sink's open chunk, up to tens of MB per checkpoint) are not copied into the v8 body: the
 // body holds their place and length, and their bytes follow it as they are. v8.serialize would copy
 // each into its growing buffer and Buffer.concat copy it again, and every such copy is external memory
-// that V8 counts towards a full GC (benchmarks/clickhouse/README.md, section 6): one copy, into the
-// checkpoint's own buffer, is all it takes. Format 1 ("TWCP" | u32 1 | u32 crc32 of body | body)
-// is still read.
+// that V8 counts towards a full GC (benchmarks/clickhouse/README.md, section 6). encodeCheckpoint
+// returns the file's parts and the store writes them with writev: those bytes are not copied at all.
+// Format 1 ("TWCP" | u32 1 | u32 crc32 of body | body) is still read.
 // The file store writes a temporary file, fsyncs it, renames it over the old one and fsyncs the
 // directory: a reader (or a restart after kill -9) sees the old checkpoint or the new, never half.
 import { mkdir, open, readFile, rename } from 'node:fs/promises'

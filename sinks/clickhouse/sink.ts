@@ -95,8 +95,8 @@ export interface ClickHouseSinkState {
    * The same rows as one body (newline-terminated lines), written instead of `tail` since the open chunk
    * became a Buffer: one copy into the checkpoint instead of a string per row to split and serialise.
    * preCommit returns a view of the open chunk, not a copy: it holds until the sink's next commit() or
-   * restore() (after which the buffer may take other rows), and the runner encodes the checkpoint —
-   * copying it once, outside the v8 body (streams/checkpoint.ts) — before either.
+   * restore() (after which the buffer may take other rows), and the runner saves the checkpoint —
+   * writing these bytes from the view, after the v8 body (streams/checkpoint.ts) — before either.
    */
   tailBody?: Uint8Array
   tailRows?: number
@@ -148,11 +148,17 @@ interface Chunk {
   lines: string[] | null
   body: Buffer | null
   token: string | null
-  /** The buffer `body` lies in, when it came from the sink's spares: back to them once the chunk is done. */
+  /** The buffer `body` lies in (from the chunk pool): back to the pool once the chunk is done. */
   pooled?: Buffer
 }
 
 interface Waiter { resolve: () => void; reject: (e: unknown) => void }
+
+/**
+ * One pool for every ClickHouse sink in the process: a sink's open chunk, the one in flight and one
+ * queued each hold a buffer, and a pool per sink would allocate that set again for every sink.
+ */
+const chunkBuffers = new BufferPool(8)
 
 /**
  * The open chunk: serialised lines written straight into one growing Buffer (UTF-8, '\n' after each)
@@ -160,12 +166,6 @@ interface Waiter { resolve: () => void; reject: (e: unknown) => void }
  * join + Buffer.from, kept every line alive long enough to be promoted to the old generation: the
  * engine's main thread paid for it in GC (benchmarks/clickhouse/README.md, section 3).
  */
-/**
- * One pool for every ClickHouse sink in the process: a sink's open chunk, the one in flight and one
- * queued each hold a buffer, and a pool per sink would allocate that set again for every sink.
- */
-const chunkBuffers = new BufferPool(8)
-
 class OpenChunk {
   len = 0
   rows = 0
