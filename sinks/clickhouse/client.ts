@@ -10,8 +10,9 @@
 // sink always passes every setting it relies on, on every insert (see sink.ts).
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
 import { createChdbConnection, type ChdbExtension } from 'chdb/connection'
-import { mkdirSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { rm, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { parseOptions } from '../../streams/config.ts'
 import { clickHouseFailure } from './errors.ts'
@@ -54,6 +55,12 @@ export interface ClickHouseCapabilities {
   compactJson: boolean
   /** `DELETE FROM` (lightweight, synchronous; ≥ 23.3). Older servers delete with ALTER TABLE … DELETE mutations. */
   lightweightDelete: boolean
+  /**
+   * The sink's 'auto' format may be RowBinary here (rowbinary.ts): chDB, and servers that read
+   * JSONCompactEachRow (≥ 20.x). 18.16 reads RowBinary too, but keeps TabSeparated under 'auto'
+   * (its tables have no DateTime64; format: 'RowBinary' still works there).
+   */
+  rowBinary: boolean
 }
 
 /** One INSERT whose body is already serialised in `format`. */
@@ -61,7 +68,9 @@ export interface RawInsert {
   /** "db.table" (plain identifiers). */
   table: string
   columns: readonly string[]
-  format: 'JSONCompactEachRow' | 'JSONEachRow' | 'TabSeparated'
+  format: 'JSONCompactEachRow' | 'JSONEachRow' | 'TabSeparated' | 'RowBinary'
+  /** RowBinary: "name Type, …" of `columns` (rowbinary.ts structureOf), which binary rows do not carry. */
+  structure?: string
   body: Buffer
   settings: Record<string, string | number | boolean>
   signal: AbortSignal
@@ -160,10 +169,28 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
     client = createClient({ connection, log })
     const raw = (connection as unknown as { chdb: ChdbExtension }).chdb
     const slots = new Semaphore(o.maxConcurrentInserts)
+    const files = insertFiles(path)
     insertRaw = async (p) => {
       await slots.acquire(p.signal)
       try {
-        await raw.rawInsert({ table: p.table, columns: p.columns, format: p.format, values: p.body, settings: p.settings, signal: p.signal })
+        if (p.format === 'RowBinary') {
+          // chdb's raw insert takes text formats only (and its native entry splits a body at newlines,
+          // which a binary body cannot survive): the body goes through a file that the INSERT reads
+          // with the file() table function, on chDB's own threads. Written by libuv's pool, deleted
+          // before any writeback would happen; a crash leaves it for the next start to remove.
+          const file = files.next()
+          await writeFile(file, p.body, { signal: p.signal })
+          try {
+            await raw.queryAsync(
+              `INSERT INTO ${p.table} (${p.columns.map(quoteIdent).join(', ')})${settingsClause(p.settings)} SELECT * FROM file(${quoteString(file)}, 'RowBinary', ${quoteString(p.structure ?? '')})`,
+              { format: 'CSV', signal: p.signal },
+            )
+          } finally {
+            await rm(file, { force: true })
+          }
+        } else {
+          await raw.rawInsert({ table: p.table, columns: p.columns, format: p.format, values: p.body, settings: p.settings, signal: p.signal })
+        }
       } catch (err) {
         throw asClickHouseShaped(err)
       } finally {
@@ -186,6 +213,37 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
     },
     close: () => client.close(),
   }
+}
+
+/** ` SETTINGS k = v, …` for an INSERT's SQL ('' for none). */
+function settingsClause(settings: Record<string, string | number | boolean>): string {
+  const parts = Object.entries(settings).map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`not a setting name: ${JSON.stringify(k)}`)
+    return `${k} = ${typeof v === 'string' ? quoteString(v) : typeof v === 'boolean' ? (v ? 1 : 0) : v}`
+  })
+  return parts.length > 0 ? ` SETTINGS ${parts.join(', ')}` : ''
+}
+
+/**
+ * Names for RowBinary bodies on their way into chDB: `<data folder>/inserts/<pid>-<n>.bin`. Files
+ * of a process that is gone (a crash between write and delete) are removed when the next one opens
+ * the folder.
+ */
+function insertFiles(path: string): { next(): string } {
+  const dir = join(path, 'inserts')
+  mkdirSync(dir, { recursive: true })
+  for (const f of readdirSync(dir)) {
+    const pid = Number(/^(\d+)-/.exec(f)?.[1])
+    if (pid === process.pid) continue
+    let alive = false
+    try {
+      process.kill(pid, 0)
+      alive = true
+    } catch {}
+    if (!alive) rmSync(join(dir, f), { force: true })
+  }
+  let n = 0
+  return { next: () => join(dir, `${process.pid}-${++n}.bin`) }
 }
 
 /**
@@ -216,6 +274,7 @@ async function detectCapabilities(client: ClickHouseClient): Promise<ClickHouseC
   return {
     version: row.version, dedupToken: Number(row.token) > 0, nonReplicatedDedup: Number(row.window) > 0,
     compactJson: Number(row.compact) > 0, lightweightDelete: major > 23 || (major === 23 && minor >= 3),
+    rowBinary: Number(row.compact) > 0,
   }
 }
 

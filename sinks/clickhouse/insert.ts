@@ -65,8 +65,11 @@ export function qualifiedTable(ch: ClickHouse, table: string): { database: strin
   return { database, table: name, sql: `${quoteIdent(database)}.${quoteIdent(name)}` }
 }
 
-/** The body's format: JSONCompactEachRow (arrays), JSONEachRow (objects, for servers without the compact form), TabSeparated (tsv.ts). */
-export type WireFormat = 'JSONCompactEachRow' | 'JSONEachRow' | 'TabSeparated'
+/**
+ * The body's format: RowBinary (rowbinary.ts), JSONCompactEachRow (arrays), JSONEachRow (objects, for
+ * servers without the compact form), TabSeparated (tsv.ts).
+ */
+export type WireFormat = 'JSONCompactEachRow' | 'JSONEachRow' | 'TabSeparated' | 'RowBinary'
 
 export class Inserter {
   private readonly qualified: string
@@ -86,9 +89,16 @@ export class Inserter {
     this.columns = columns
   }
 
+  private structure: string | undefined
+
   /** The columns each line fills, in order. */
   setColumns(columns: readonly string[]): void {
     this.columns = columns
+  }
+
+  /** "name Type, …" of the columns, for RowBinary bodies into chDB (client.ts). */
+  setStructure(structure: string): void {
+    this.structure = structure
   }
 
   private sql(format: WireFormat): string {
@@ -96,7 +106,7 @@ export class Inserter {
   }
 
   /**
-   * Inserts `body` (one serialised row per line, newline-terminated) and resolves once ClickHouse acknowledged it.
+   * Inserts `body` (one serialised row per line, newline-terminated; or RowBinary rows) and resolves once ClickHouse acknowledged it.
    * Retryable failures are retried with backoff until `signal` aborts or giveUpAfterMs passes.
    */
   async insert(
@@ -114,7 +124,7 @@ export class Inserter {
         }
         if (this.ch.insertRaw) {
           // chDB: the Buffer goes to the engine as it is, off the main thread (client.ts).
-          await this.ch.insertRaw({ table: this.table, columns: this.columns, format, body, settings, signal })
+          await this.ch.insertRaw({ table: this.table, columns: this.columns, format, structure: this.structure, body, settings, signal })
         } else {
           const r = await this.ch.client.exec({
             query: this.sql(format),

@@ -43,6 +43,7 @@ import { callChannel, Inserter, qualifiedTable, retryOptionsSchema, type CallEve
 import { retrying } from '../retry.ts'
 import type { RowFormat } from './rows.ts'
 import { tsvEncoder, tsvFields } from './tsv.ts'
+import { decodeRowBinary, rowBinaryEncoder, RowValueError, structureOf, type ByteSink, type RowBinaryEncoder } from './rowbinary.ts'
 import { loadMigrations } from './migrate.ts'
 import { BufferPool } from '../../streams/buffer-pool.ts'
 
@@ -65,10 +66,11 @@ export const clickHouseSinkOptionsSchema = z.object({
   /** On open, check that the table exists and has every column the format writes. */
   checkTable: z.boolean().default(true),
   /**
-   * The body's format. 'auto': JSONCompactEachRow where the server reads it (chDB, ClickHouse ≥ 20),
-   * else TabSeparated when every column's type has a TSV encoding (tsv.ts), else JSONEachRow.
+   * The body's format. 'auto': RowBinary (rowbinary.ts) on chDB and on servers ≥ 20.x when every
+   * column's type has a binary encoding there, else JSONCompactEachRow where the server reads it, else
+   * TabSeparated when every column's type has a TSV encoding (tsv.ts), else JSONEachRow.
    */
-  format: z.enum(['auto', 'JSONCompactEachRow', 'JSONEachRow', 'TabSeparated']).default('auto'),
+  format: z.enum(['auto', 'RowBinary', 'JSONCompactEachRow', 'JSONEachRow', 'TabSeparated']).default('auto'),
 }).strict().refine((o) => o.highWaterMarkRows === undefined || o.highWaterMarkRows >= o.chunkRows, {
   message: 'must be ≥ chunkRows (a full chunk must fit under the high-water mark)', path: ['highWaterMarkRows'],
 })
@@ -166,7 +168,7 @@ const chunkBuffers = new BufferPool(8)
  * join + Buffer.from, kept every line alive long enough to be promoted to the old generation: the
  * engine's main thread paid for it in GC (benchmarks/clickhouse/README.md, section 3).
  */
-class OpenChunk {
+class OpenChunk implements ByteSink {
   len = 0
   rows = 0
   buf: Buffer
@@ -174,16 +176,24 @@ class OpenChunk {
     this.buf = pool.take(capacity)
   }
 
+  /** Room for n more bytes. */
+  reserve(n: number): void {
+    if (this.len + n > this.buf.length) this.grow(n)
+  }
+
+  private grow(n: number): void {
+    const next = this.pool.take(Math.max(this.buf.length * 2, this.len + n))
+    this.buf.copy(next, 0, 0, this.len)
+    // Nothing else reads the old one: preCommit's view of the open chunk is encoded into the
+    // checkpoint before the runner writes again.
+    this.pool.give(this.buf)
+    this.buf = next
+  }
+
+  /** A text row and its newline. */
   push(line: string): void {
     // line.length UTF-16 units are at most 3 UTF-8 bytes each.
-    if (this.len + line.length * 3 + 1 > this.buf.length) {
-      const next = this.pool.take(Math.max(this.buf.length * 2, this.len + line.length * 3 + 1))
-      this.buf.copy(next, 0, 0, this.len)
-      // Nothing else reads the old one: preCommit's view of the open chunk is encoded into the
-      // checkpoint before the runner writes again.
-      this.pool.give(this.buf)
-      this.buf = next
-    }
+    this.reserve(line.length * 3 + 1)
     this.len += this.buf.write(line, this.len, 'utf8')
     this.buf[this.len++] = 10
     this.rows++
@@ -228,7 +238,12 @@ export class ClickHouseSink<T> implements Sink<T> {
   private caps: ClickHouseCapabilities | null = null
   private settings: Record<string, string | number | boolean>
   private columns: readonly string[]
-  private line: (value: T, time: number) => string
+  /** The columns' types (DESCRIBE TABLE at open), where known: RowBinary needs them. */
+  private types: readonly string[] | null = null
+  /** Writes one record into the open chunk, in the wire format (set by open()). */
+  private append: (open: OpenChunk, value: T, time: number) => void
+  /** Rows the RowBinary encoder refused, on their way to the dead letters. */
+  private refusing: Promise<void> = Promise.resolve()
   /** The format new rows are serialised in (set by open()). */
   private wire: WireFormat = 'JSONCompactEachRow'
 
@@ -265,7 +280,7 @@ export class ClickHouseSink<T> implements Sink<T> {
     this.inserter = new Inserter(ch, this.table, format.columns, this.opts.retry, { sink: name, log: this.log, metrics: () => this.metrics })
     // Rejected rows must not vanish silently: unknown JSON keys are an error, not skipped.
     this.settings = { input_format_skip_unknown_fields: 0, ...this.opts.insertSettings }
-    this.line = this.serializer('JSONCompactEachRow', null)
+    this.append = this.appender('JSONCompactEachRow', null, null)
   }
 
   /** The format rows are sent in (decided by open(); see the `format` option). */
@@ -294,16 +309,29 @@ export class ClickHouseSink<T> implements Sink<T> {
     }
     // The wire format: see the `format` option.
     const want = this.opts.format
+    if (types || want === 'RowBinary' || (want === 'auto' && caps.rowBinary)) {
+      types ??= await this.columnTypes()
+      this.types = this.columns.map((c) => types!.get(c) ?? '')
+      // also for chunks of a checkpoint written in RowBinary, whatever this run writes
+      this.inserter.setStructure(structureOf(this.columns, this.types))
+    }
+    let bin: RowBinaryEncoder | null = null
+    if (want === 'RowBinary' || (want === 'auto' && caps.rowBinary)) {
+      bin = rowBinaryEncoder(this.columns, this.types!)
+      if (!bin && want === 'RowBinary') {
+        throw new TrendwireError('SINK_REJECTED', `clickhouse sink "${this.name}": a column of ${this.table} has a type without a RowBinary encoding here (${this.columns.map((c, i) => `${c} ${this.types![i]}`).join(', ')})`, { details: { table: this.table } })
+      }
+    }
     let tsv: ReturnType<typeof tsvEncoder> = null
-    if (want === 'TabSeparated' || (want === 'auto' && !caps.compactJson)) {
+    if (!bin && (want === 'TabSeparated' || (want === 'auto' && !caps.compactJson))) {
       types ??= await this.columnTypes()
       tsv = tsvEncoder(this.columns.map((c) => types!.get(c) ?? ''))
       if (!tsv && want === 'TabSeparated') {
         throw new TrendwireError('SINK_REJECTED', `clickhouse sink "${this.name}": a column of ${this.table} has a type without a TabSeparated encoding (${this.columns.map((c) => `${c} ${types!.get(c)}`).join(', ')})`, { details: { table: this.table } })
       }
     }
-    this.wire = tsv ? 'TabSeparated' : want === 'JSONEachRow' || (want === 'auto' && !caps.compactJson) ? 'JSONEachRow' : 'JSONCompactEachRow'
-    this.line = this.serializer(this.wire, tsv)
+    this.wire = bin ? 'RowBinary' : tsv ? 'TabSeparated' : want === 'JSONEachRow' || (want === 'auto' && !caps.compactJson) ? 'JSONEachRow' : 'JSONCompactEachRow'
+    this.append = this.appender(this.wire, tsv, bin)
     if (this.opts.exactlyOnce && this.dedup !== 'transactional' && this.dedup !== 'token') {
       this.log.warn({ sink: this.name, table: this.table, dedup: this.dedup },
         this.dedup === 'replacing'
@@ -350,6 +378,55 @@ export class ClickHouseSink<T> implements Sink<T> {
     return { bookkeeping: have.has(WRITER_COLUMN) && have.has(CHUNK_COLUMN), types }
   }
 
+  /**
+   * Writes a record into the open chunk: RowBinary straight into its buffer, else one line per row. In
+   * transactional mode the lineage and the open chunk's id are appended.
+   */
+  private appender(format: WireFormat, tsv: ReturnType<typeof tsvEncoder>, bin: RowBinaryEncoder | null): (open: OpenChunk, value: T, time: number) => void {
+    if (format === 'RowBinary') {
+      const enc = bin!
+      const row = this.format.row
+      const bookkeeping = this.txn
+      return (open, v, t) => {
+        const a = row(v, t)
+        if (bookkeeping) a.push(this.writer, chunkId(this.epoch, this.chunkIndex))
+        const start = open.len
+        try {
+          enc(a, open)
+        } catch (err) {
+          open.len = start
+          if (!(err instanceof RowValueError)) throw err
+          this.refuseRow(a, open.rows, err)
+          return
+        }
+        open.rows++
+      }
+    }
+    const line = this.serializer(format, tsv)
+    return (open, v, t) => open.push(line(v, t))
+  }
+
+  /**
+   * A row the RowBinary encoder refused (a value that does not fit its column): to the dead letters
+   * alone, the way ClickHouse's refusal of a JSON chunk sends its rows there (onRejected), and the
+   * batch goes on. preCommit, flush and close wait until it is there.
+   */
+  private refuseRow(values: unknown[], position: number, err: RowValueError): void {
+    const error = new TrendwireError('SINK_REJECTED', `clickhouse sink "${this.name}": a row does not fit ${this.table}: ${err.message}`, { details: { table: this.table, column: err.column } })
+    this.stats.rowsRejected++
+    this.metrics.inc('clickhouse_rows_rejected_total', 1, this.labels)
+    if (this.opts.onRejected === 'fail' || !this.deadLetters) {
+      this.failure ??= error
+      throw error
+    }
+    const line = JSON.stringify(values, (_k, x: unknown) => (ArrayBuffer.isView(x) ? Array.from(x as unknown as ArrayLike<number>) : typeof x === 'bigint' ? x.toString() : x))
+    const token = `${this.name}-w${this.writer}-${this.epoch}-${this.chunkIndex}-row${position}`
+    this.log.error({ sink: this.name, table: this.table, column: err.column, err: err.message }, 'a row does not fit the table: sent to dead letters')
+    const dl = this.deadLetters
+    this.refusing = this.refusing.then(() => dl.rejected({ sink: this.name, table: this.inserter.table, token, lines: [line], columns: this.columns, error }, this.abort.signal))
+      .catch((e: unknown) => { this.failure ??= e instanceof TrendwireError ? e : clickHouseFailure(e, `clickhouse sink "${this.name}": dead letters`) })
+  }
+
   /** One line per row; in transactional mode the lineage and the open chunk's id are appended. */
   private serializer(format: WireFormat, tsv: ReturnType<typeof tsvEncoder>): (value: T, time: number) => string {
     const row = this.format.row
@@ -379,11 +456,11 @@ export class ClickHouseSink<T> implements Sink<T> {
     if (this.failure) throw this.failure
     if (ctx && this.metrics === noMetrics) this.metrics = ctx.metrics
     const { values, times } = batch
-    const line = this.line
+    const append = this.append
     const chunkRows = this.opts.chunkRows
     let open = this.openChunk
     for (let i = 0; i < values.length; i++) {
-      open.push(line(values[i], times[i]))
+      append(open, values[i], times[i])
       if (open.rows >= chunkRows) {
         this.closeOpen()
         open = this.openChunk
@@ -398,6 +475,7 @@ export class ClickHouseSink<T> implements Sink<T> {
   }
 
   async preCommit(checkpointId: number): Promise<unknown> {
+    await this.refusing
     if (this.failure) throw this.failure
     if (!this.opts.exactlyOnce) {
       this.closeOpen()
@@ -526,6 +604,7 @@ export class ClickHouseSink<T> implements Sink<T> {
       // Not covered by a durable checkpoint: the replay from the last checkpoint produces them again.
       if (uncovered > 0) this.log.info({ sink: this.name, rows: uncovered }, 'clickhouse sink closing with rows after the last checkpoint; they are replayed from it on restart')
     }
+    await this.refusing
     this.abort.abort()
     if (this.draining) await this.draining
     this.abort = new AbortController()
@@ -550,6 +629,7 @@ export class ClickHouseSink<T> implements Sink<T> {
 
   /** Waits until every closed chunk is in ClickHouse (or refused); throws the sink's failure. */
   private async flushQueue(): Promise<void> {
+    await this.refusing
     this.kick()
     while (this.draining) await this.draining
     if (this.failure) throw this.failure
@@ -737,13 +817,27 @@ export class ClickHouseSink<T> implements Sink<T> {
       throw error
     }
     this.log.error({ sink: this.name, table: this.table, rows: c.rows, token: c.token, err: error.message }, 'clickhouse refused a chunk: rows sent to dead letters')
-    const text = c.body!.toString('utf8')
-    let lines = text.slice(0, text.length - 1).split('\n')
+    let lines: string[]
+    if (c.format === 'RowBinary') {
+      lines = this.rowBinaryLines(c.body!)
+    } else {
+      const text = c.body!.toString('utf8')
+      lines = text.slice(0, text.length - 1).split('\n')
+    }
     // TSV lines become JSON objects of the fields' text (dead letters are read as JSON).
     if (c.format === 'TabSeparated') lines = lines.map((l) => { const f = tsvFields(l); return JSON.stringify(Object.fromEntries(this.columns.map((col, i) => [col, f[i]]))) })
     // Named by the chunk, not the process: a replay refused again does not dead-letter twice.
     const id = this.txn ? `${this.name}-w${this.writer}-${c.epoch}-${c.index}` : c.token!
     await this.deadLetters.rejected({ sink: this.name, table: this.inserter.table, token: id, lines, columns: this.columns, error }, this.abort.signal)
+  }
+
+  /** A RowBinary chunk's rows as JSON arrays (one dead letter each); the body as base64 if it cannot be read. */
+  private rowBinaryLines(body: Buffer): string[] {
+    try {
+      const rows = this.types ? decodeRowBinary(this.types, body) : null
+      if (rows) return rows.map((r) => JSON.stringify(r))
+    } catch {}
+    return [JSON.stringify({ rowbinary_base64: body.toString('base64') })]
   }
 
   /** Metadata calls: same retry policy as inserts. */

@@ -265,7 +265,9 @@ test('a chunk ClickHouse refuses goes to dead letters with the reason, and the s
   const deadLetters = new ClickHouseDeadLetterTable(ch, { table: dl, logger: quiet })
   const metrics = new Metrics()
   const ctx = { checkpointId: 0, metrics }
-  const sink = new ClickHouseSink('rejects', ch, hashtagWindowRows(table), { chunkRows: 10 }, { logger: quiet, deadLetters })
+  // JSON, where ClickHouse parses the values and refuses the chunk (RowBinary refuses such a row before
+  // sending it: the next test).
+  const sink = new ClickHouseSink('rejects', ch, hashtagWindowRows(table), { chunkRows: 10, format: 'JSONCompactEachRow' }, { logger: quiet, deadLetters })
   await sink.open(ctx)
   const bad = [row('ok', 1), row('bad', 2, -1), row('ok', 3)] // revision is UInt32: -1 cannot be parsed
   await sink.write(batchOf([...bad, ...Array.from({ length: 7 }, (_, i) => row('x', 10 + i))]), ctx) // one full chunk: refused as a whole
@@ -287,7 +289,7 @@ test('a chunk ClickHouse refuses goes to dead letters with the reason, and the s
   assert.match(letters[0].position, /^rejects-w\d+-0-0#\d+$/, 'named by the sink lineage and chunk')
   await sink.close()
 
-  const strict = new ClickHouseSink('strict', ch, hashtagWindowRows(table), { chunkRows: 10, onRejected: 'fail' }, { logger: quiet, deadLetters })
+  const strict = new ClickHouseSink('strict', ch, hashtagWindowRows(table), { chunkRows: 10, onRejected: 'fail', format: 'JSONCompactEachRow' }, { logger: quiet, deadLetters })
   await strict.open(ctx)
   await strict.write(batchOf([row('bad', 1, -1)]), ctx)
   // The tail goes in after commit(1) returned (commit does not wait for it): the refusal surfaces at the
@@ -302,7 +304,7 @@ test('a chunk ClickHouse refuses goes to dead letters with the reason, and the s
   assert.throws(() => strict.write(batchOf([row('after', 1)]), ctx), (err: unknown) => err instanceof TrendwireError && err.code === 'SINK_REJECTED', 'the failure sticks')
   await strict.close()
   // The last checkpoint's tail refused while the sink closes: close() rejects with it.
-  const last = new ClickHouseSink('strict-last', ch, hashtagWindowRows(table), { chunkRows: 10, onRejected: 'fail' }, { logger: quiet })
+  const last = new ClickHouseSink('strict-last', ch, hashtagWindowRows(table), { chunkRows: 10, onRejected: 'fail', format: 'JSONCompactEachRow' }, { logger: quiet })
   await last.open(ctx)
   await last.write(batchOf([row('bad', 1, -1)]), ctx)
   await last.preCommit(1)
@@ -359,7 +361,8 @@ test('checkpoints with no new rows write no "committed" record, and a crashed li
   assert.deepEqual((await records('quiet')).map((r) => `${r.state}:${r.checkpoint_id}`), ['open:0', 'committed:1'])
   // Rows after checkpoint 4: one full chunk goes in, then the process dies (no commit, no close).
   await a.write(batchOf(Array.from({ length: 12 }, (_, i) => row('b', i))), ctx)
-  await a.preCommit(5) // inserts the closed chunk; the checkpoint is never saved
+  await a.preCommit(5) // the checkpoint is never saved
+  await a.flush() // the closed chunk is in
   const [before] = await rows<{ n: string }>(ch, `SELECT count() AS n FROM ${table}`)
   assert.equal(Number(before.n), 14, 'checkpoint 1\'s tail and the uncovered chunk are in the table')
   // A fresh lineage of the same sink: the crashed one's rows after its last recorded checkpoint go.
