@@ -31,12 +31,13 @@ const embeddedSchema = z.object({
   /** Folder holding the chDB data (created if missing). One folder per process. */
   embeddedPath: z.string().min(1),
   /**
-   * Raw INSERTs (the sinks' chunks) running at once. chdb runs each query on a thread of libuv's pool
-   * (4 threads unless UV_THREADPOOL_SIZE says otherwise) and holds it until the query ends: with more
-   * long INSERTs in flight than the pool has threads, everything else that needs the pool — the
-   * checkpoint files, the sinks' bookkeeping queries, DNS — waits behind them, and the whole engine
-   * with it (benchmarks/clickhouse/README.md, section 6). Two keep both cores busy and leave the
-   * pool room.
+   * The sinks' INSERTs (their chunks) running at once, each on a chDB connection of its own (a
+   * connection runs one query at a time; the client's own connection stays free for everything else).
+   * chdb runs each query on a thread of libuv's pool (4 threads unless UV_THREADPOOL_SIZE says
+   * otherwise) and holds it until the query ends: with more long INSERTs in flight than the pool has
+   * threads, everything else that needs the pool — the checkpoint files, the sinks' bookkeeping
+   * queries, DNS — waits behind them, and the whole engine with it (benchmarks/clickhouse/README.md,
+   * sections 6 and 7). Two keep both cores busy and leave the pool room; 1, 3 and 4 measured no better.
    */
   maxConcurrentInserts: z.number().int().min(1).max(64).default(2),
 }).strict()
@@ -149,6 +150,7 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
   let target: string
   let database: string
   let insertRaw: ClickHouse['insertRaw']
+  let closeLanes = async (): Promise<void> => {}
   if ('url' in o) {
     client = createClient({
       url: o.url, username: o.username, password: o.password, database: o.database,
@@ -167,11 +169,17 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
     // own copy of the same declarations; structurally identical at runtime, nominally distinct for tsc.
     const connection = createChdbConnection({ path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
     client = createClient({ connection, log })
-    const raw = (connection as unknown as { chdb: ChdbExtension }).chdb
+    // The sinks' INSERTs go through connections of their own, one per INSERT that may run at once: a
+    // chDB connection runs one query at a time, and on the client's connection every bookkeeping query
+    // (a checkpoint's 'committed' record, a delete, a landed-or-not check) waited behind whole 100k-row
+    // INSERTs — the runners stood idle in commit() (benchmarks/clickhouse/README.md, section 7).
+    const lanes = Array.from({ length: o.maxConcurrentInserts }, () => createChdbConnection({ path }))
+    const free = lanes.map((l) => (l as unknown as { chdb: ChdbExtension }).chdb)
     const slots = new Semaphore(o.maxConcurrentInserts)
     const files = insertFiles(path)
     insertRaw = async (p) => {
       await slots.acquire(p.signal)
+      const raw = free.pop()!
       try {
         if (p.format === 'RowBinary') {
           // chdb's raw insert takes text formats only (and its native entry splits a body at newlines,
@@ -194,9 +202,11 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
       } catch (err) {
         throw asClickHouseShaped(err)
       } finally {
+        free.push(raw)
         slots.release()
       }
     }
+    closeLanes = () => Promise.all(lanes.map((l) => l.close())).then(() => {})
     target = path
     kind = 'embedded'
     database = 'default'
@@ -211,7 +221,10 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
       })
       return caps
     },
-    close: () => client.close(),
+    close: async () => {
+      await client.close()
+      await closeLanes()
+    },
   }
 }
 

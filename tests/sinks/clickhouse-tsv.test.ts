@@ -2,8 +2,8 @@
 // input (18.16). Awkward values — tabs, newlines, carriage returns, backslashes, quotes, NUL, the text
 // "\N", unicode beyond the BMP, extreme floats, nulls, arrays of all of these — go through the sink
 // and come back out of real ClickHouse unchanged: embedded chDB (format forced to TabSeparated) and
-// Debian's clickhouse-server 18.16 (format 'auto' picks it there). A refused TSV chunk's dead letters
-// are readable JSON.
+// Debian's clickhouse-server 18.16 (format 'auto' picks it there). The same values as RowBinary, on
+// chDB ('auto') and on 18.16 over HTTP (asked for). A refused TSV chunk's dead letters are readable JSON.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
@@ -71,11 +71,11 @@ const format = (table: string): RowFormat<Row & { k: number }> => ({
   row: (r) => [r.k, r.s, r.n, r.a, r.an, r.u, r.i, r.f, r.fn, r.af, r.t],
 })
 
-async function roundTrip(target: ClickHouse, table: string, timeExpr: string, fmt: 'auto' | 'TabSeparated', tiniest = Number.MIN_VALUE): Promise<void> {
+async function roundTrip(target: ClickHouse, table: string, timeExpr: string, fmt: 'auto' | 'TabSeparated' | 'RowBinary', tiniest = Number.MIN_VALUE, wire = 'TabSeparated'): Promise<void> {
   const input = awkwardRows(tiniest).map((r, k) => ({ ...r, k }))
   const sink = new ClickHouseSink('tsv', target, format(table), { chunkRows: 7, format: fmt }, { logger: quiet })
   await sink.open()
-  assert.equal(sink.wireFormat, 'TabSeparated')
+  assert.equal(sink.wireFormat, wire)
   await sink.write({ values: input, times: input.map((r) => r.t) })
   await sink.preCommit(1)
   await sink.commit(1)
@@ -115,6 +115,13 @@ test('chDB: awkward values through the sink as TabSeparated come back unchanged'
   await dropTable(ch, table)
 })
 
+test('chDB: the same awkward values as RowBinary (what "auto" picks on chDB) come back unchanged', { timeout: 60_000 }, async () => {
+  const table = uniqueTable('rowbinary')
+  await ch.client.command({ query: `CREATE TABLE ${table} (k UInt32, s String, n Nullable(String), a Array(String), an Array(Nullable(String)), u UInt64, i Int32, f Float64, fn Nullable(Float64), af Array(Float64), t DateTime64(3, 'UTC'), _tw_writer UInt32, _tw_chunk UInt64) ENGINE = MergeTree ORDER BY k` })
+  await roundTrip(ch, table, 'toUnixTimestamp64Milli(t)', 'auto', Number.MIN_VALUE, 'RowBinary')
+  await dropTable(ch, table)
+})
+
 test('chDB: a refused TabSeparated chunk goes to dead letters as JSON objects', { timeout: 60_000 }, async () => {
   const table = await cloneTable(ch, 'hashtag_uses_1m', uniqueTable('tsv_rejected'))
   const dl = await cloneTable(ch, 'dead_letters', uniqueTable('tsv_dead_letters'))
@@ -138,7 +145,7 @@ test('chDB: a refused TabSeparated chunk goes to dead letters as JSON objects', 
 
 const why = await serverUnavailable()
 
-test('server (clickhouse-server 18.16): format "auto" picks TabSeparated; awkward values come back unchanged', { skip: why ?? false, timeout: 120_000 }, async () => {
+test('server (clickhouse-server 18.16): format "auto" picks TabSeparated, and RowBinary when asked for; awkward values come back unchanged', { skip: why ?? false, timeout: 120_000 }, async () => {
   startServer()
   const server = createClickHouse({ url: CLICKHOUSE_TEST_URL, requestTimeoutMs: 10_000 })
   const table = `default.${uniqueTable('tsv')}`
@@ -149,6 +156,10 @@ test('server (clickhouse-server 18.16): format "auto" picks TabSeparated; awkwar
     // 18.16 reads the denormal 5e-324 as 0, from JSON as from TSV (checked by hand): its float parser,
     // not the escaping. The smallest normal double round-trips.
     await roundTrip(server, table, 't', 'auto', 2.2250738585072014e-308)
+    // RowBinary over HTTP (the body streamed as it is), asked for: 18.16 reads it, denormals included —
+    // binary floats are not parsed.
+    await server.client.command({ query: `TRUNCATE TABLE ${table}` })
+    await roundTrip(server, table, 't', 'RowBinary', Number.MIN_VALUE, 'RowBinary')
   } finally {
     await server.client.command({ query: `DROP TABLE IF EXISTS ${table}` }).catch(() => {})
     await server.close()
