@@ -16,12 +16,20 @@
 // sink then dead-letters that row alone. A type not handled here (Enum, UUID, Map, Decimal, FixedString,
 // JSON, …) makes the whole table keep a JSON format: rowBinaryEncoder returns null.
 
-/** Where rows are written: `buf[len…]`; reserve(n) makes room for n more bytes (may replace `buf`). */
+/**
+ * Where rows are written: `buf[len…]`; reserve(n) makes room for n more bytes (may replace `buf`, and
+ * then `view` with it: a DataView of `buf`, whose setFloat64 and friends the JIT inlines, where
+ * Buffer#writeDoubleLE is a call with its own checks — 40% of the encoder's time).
+ */
 export interface ByteSink {
   buf: Buffer
+  view: DataView
   len: number
   reserve(n: number): void
 }
+
+/** A DataView of the bytes of `buf`. */
+export const viewOf = (buf: Buffer): DataView => new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
 
 export class RowValueError extends Error {
   constructor(readonly column: string, message: string) {
@@ -182,7 +190,7 @@ function encoder(type: string, column: string, nullable = false): Enc | null {
         w.reserve(4 * v.length)
         for (let i = 0; i < v.length; i++) {
           const x = toNumber(v[i], column)
-          w.buf.writeFloatLE(x === null || !Number.isFinite(x) ? 0 : x, w.len)
+          w.view.setFloat32(w.len, x === null || !Number.isFinite(x) ? 0 : x, true)
           w.len += 4
         }
       }
@@ -207,10 +215,11 @@ function encoder(type: string, column: string, nullable = false): Enc | null {
     const encs = fields.map((f) => encoder(f.type, column))
     if (encs.some((e) => !e)) return null
     const names = fields.map((f) => f.name)
+    const named = names.every((n) => n !== null)
     return (v, w) => {
       if (Array.isArray(v)) {
         for (let i = 0; i < encs.length; i++) encs[i]!(v[i], w)
-      } else if (v !== null && typeof v === 'object' && names.every((n) => n !== null)) {
+      } else if (named && v !== null && typeof v === 'object') {
         const o = v as Record<string, unknown>
         for (let i = 0; i < encs.length; i++) encs[i]!(o[names[i]!], w)
       } else if (v === null || v === undefined) {
@@ -236,8 +245,8 @@ function encoder(type: string, column: string, nullable = false): Enc | null {
       if (!Number.isInteger(n) || n < min || n > max) throw new RowValueError(column, `${n} is not a ${type}`)
       w.reserve(bytes)
       if (bytes === 1) w.buf[w.len] = n & 0xff
-      else if (bytes === 2) w.buf.writeUInt16LE(n & 0xffff, w.len)
-      else w.buf.writeUInt32LE(n >>> 0, w.len)
+      else if (bytes === 2) w.view.setUint16(w.len, n & 0xffff, true)
+      else w.view.setUint32(w.len, n >>> 0, true)
       w.len += bytes
     }
   }
@@ -269,10 +278,10 @@ function encoder(type: string, column: string, nullable = false): Enc | null {
       const n = x === null || !Number.isFinite(x) ? 0 : x + 0
       w.reserve(8)
       if (f64) {
-        w.buf.writeDoubleLE(n, w.len)
+        w.view.setFloat64(w.len, n, true)
         w.len += 8
       } else {
-        w.buf.writeFloatLE(n, w.len)
+        w.view.setFloat32(w.len, n, true)
         w.len += 4
       }
     }
@@ -296,7 +305,7 @@ function encoder(type: string, column: string, nullable = false): Enc | null {
       const s = x === null || !Number.isFinite(x) ? 0 : Math.floor(x)
       if (s < 0 || s > 0xffffffff) throw new RowValueError(column, `${s} s is out of range for ${type}`)
       w.reserve(4)
-      w.buf.writeUInt32LE(s, w.len)
+      w.view.setUint32(w.len, s, true)
       w.len += 4
     }
   }
@@ -307,8 +316,8 @@ function writeInt64(w: ByteSink, n: number): void {
   w.reserve(8)
   const lo = n >= 0 ? n % TWO32 : ((n % TWO32) + TWO32) % TWO32
   const hi = Math.floor(n / TWO32)
-  w.buf.writeUInt32LE(lo, w.len)
-  w.buf.writeInt32LE(hi < 0x80000000 ? hi : hi - TWO32, w.len + 4)
+  w.view.setUint32(w.len, lo, true)
+  w.view.setInt32(w.len + 4, hi < 0x80000000 ? hi : hi - TWO32, true)
   w.len += 8
 }
 

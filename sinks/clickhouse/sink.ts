@@ -43,7 +43,7 @@ import { callChannel, Inserter, qualifiedTable, retryOptionsSchema, type CallEve
 import { retrying } from '../retry.ts'
 import type { RowFormat } from './rows.ts'
 import { tsvEncoder, tsvFields } from './tsv.ts'
-import { decodeRowBinary, rowBinaryEncoder, RowValueError, structureOf, type ByteSink, type RowBinaryEncoder } from './rowbinary.ts'
+import { decodeRowBinary, rowBinaryEncoder, RowValueError, structureOf, viewOf, type ByteSink, type RowBinaryEncoder } from './rowbinary.ts'
 import { loadMigrations } from './migrate.ts'
 import { BufferPool } from '../../streams/buffer-pool.ts'
 
@@ -172,8 +172,10 @@ class OpenChunk implements ByteSink {
   len = 0
   rows = 0
   buf: Buffer
+  view: DataView
   constructor(private readonly pool: BufferPool, capacity: number) {
     this.buf = pool.take(capacity)
+    this.view = viewOf(this.buf)
   }
 
   /** Room for n more bytes. */
@@ -188,6 +190,7 @@ class OpenChunk implements ByteSink {
     // checkpoint before the runner writes again.
     this.pool.give(this.buf)
     this.buf = next
+    this.view = viewOf(next)
   }
 
   /** A text row and its newline. */

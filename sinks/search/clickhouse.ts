@@ -26,6 +26,7 @@ import type { Platform } from '../../schemas/events.ts'
 import { quoteIdent, type ClickHouse } from '../clickhouse/client.ts'
 import { classifyClickHouseError, clickHouseFailure } from '../clickhouse/errors.ts'
 import { migrate } from '../clickhouse/migrate.ts'
+import { rowBinaryEncoder, structureOf, viewOf, type ByteSink, type RowBinaryEncoder } from '../clickhouse/rowbinary.ts'
 import { retrying } from '../retry.ts'
 import { hasDirection, prepareQuery } from './items.ts'
 import type { SearchFilter, SearchHit, SearchOptions, VectorIndex, VectorItem, VectorKind } from './types.ts'
@@ -72,6 +73,8 @@ export class ClickHouseVectorIndex implements VectorIndex {
   private readonly table: string
   /** The INSERT bodies' buffer, reused batch after batch. */
   private readonly buffers = new BufferPool(1)
+  /** chDB: rows go as RowBinary (the vector's bytes as they are), with the table's types; set by open(). */
+  private binary: { encode: RowBinaryEncoder; structure: string } | null = null
   private readonly log: Logger
   /** Set by open(): the table has the approximate index. */
   approximate = false
@@ -100,6 +103,13 @@ export class ClickHouseVectorIndex implements VectorIndex {
       await migrate(this.ch, { logger: this.log })
     }
     if (this.opts.vectorIndex === 'auto') this.approximate = await this.ensureVectorIndex()
+    if (this.ch.insertRaw) {
+      const described = await this.retrying('describe table', async () => (await this.ch.client.query({ query: `DESCRIBE TABLE ${this.table}`, format: 'JSONEachRow' })).json<{ name: string; type: string }>())
+      const types = new Map(described.map((c) => [c.name, c.type]))
+      const colTypes = VECTOR_COLUMNS.map((c) => types.get(c) ?? '')
+      const encode = rowBinaryEncoder(VECTOR_COLUMNS, colTypes)
+      this.binary = encode ? { encode, structure: structureOf(VECTOR_COLUMNS, colTypes) } : null
+    }
   }
 
   /** Adds the HNSW index if the server has vector_similarity (≥ 25.8). Returns whether the table has it. */
@@ -142,10 +152,14 @@ export class ClickHouseVectorIndex implements VectorIndex {
     }
     for (let i = 0; i < rows.length; i += this.opts.insertChunkRows) {
       const chunk = rows.slice(i, i + this.opts.insertChunkRows)
-      const body = vectorRows(chunk, this.buffers)
+      const bin = this.binary
+      const body = bin ? vectorRowBinary(chunk, bin.encode, this.buffers) : vectorRows(chunk, this.buffers)
       await this.retrying(`insert ${chunk.length} vectors`, async () => {
         const settings: Record<string, number> = this.approximate && !this.opts.buildIndexOnInsert ? { materialize_skip_indexes_on_insert: 0 } : {}
-        if (this.ch.insertRaw) {
+        if (bin) {
+          // chDB: RowBinary — the Float32 components as they are, no digits written or parsed
+          await this.ch.insertRaw!({ table: `${this.ch.database}.${this.opts.table}`, columns: VECTOR_COLUMNS, format: 'RowBinary', structure: bin.structure, body, settings, signal: new AbortController().signal })
+        } else if (this.ch.insertRaw) {
           // chDB: the bytes go to the engine as they are, parsed off the main thread (sinks/clickhouse/client.ts)
           await this.ch.insertRaw({ table: `${this.ch.database}.${this.opts.table}`, columns: VECTOR_COLUMNS, format: 'JSONCompactEachRow', body, settings, signal: new AbortController().signal })
         } else {
@@ -210,7 +224,35 @@ export class ClickHouseVectorIndex implements VectorIndex {
 
 }
 
-const VECTOR_COLUMNS = ['kind', 'id', 'platform', 'language', 'time', 'text', 'model', 'version', 'vector'] as const
+const VECTOR_COLUMNS: readonly string[] = ['kind', 'id', 'platform', 'language', 'time', 'text', 'model', 'version', 'vector']
+
+/** The RowBinary body of a chunk of items (chDB), in a buffer of `pool`. */
+function vectorRowBinary(items: readonly VectorItem[], encode: RowBinaryEncoder, pool: BufferPool): Buffer {
+  let cap = 0
+  for (const it of items) cap += 64 + (it.id.length + it.text.length + it.model.length + it.platform.length + it.language.length) * 3 + it.vector.length * 4
+  const first = pool.take(cap)
+  const w: ByteSink = {
+    buf: first,
+    view: viewOf(first),
+    len: 0,
+    reserve(n) {
+      if (this.len + n > this.buf.length) {
+        const next = pool.take(Math.max(this.buf.length * 2, this.len + n))
+        this.buf.copy(next, 0, 0, this.len)
+        pool.give(this.buf)
+        this.buf = next
+        this.view = viewOf(next)
+      }
+    },
+  }
+  const values: unknown[] = new Array(VECTOR_COLUMNS.length)
+  for (const it of items) {
+    values[0] = it.kind; values[1] = it.id; values[2] = it.platform; values[3] = it.language; values[4] = it.time
+    values[5] = it.text; values[6] = it.model; values[7] = it.version; values[8] = it.vector
+    encode(values, w)
+  }
+  return w.buf.subarray(0, w.len)
+}
 
 /**
  * The JSONCompactEachRow body of a chunk of items, written straight into one Buffer. The vector's
