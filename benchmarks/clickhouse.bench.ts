@@ -1,6 +1,6 @@
 // ClickHouse sink throughput (issue 5), in three parts, each with its baseline in the same run:
 //  0. row format (the decision in sinks/clickhouse/rows.ts): JSONEachRow objects vs JSONCompactEachRow
-//     arrays vs TabSeparated — serialise, then insert into chDB, 10k rows per insert, same rows; the
+//     arrays vs TabSeparated vs RowBinary (rowbinary.ts, through a file on chDB) — serialise, then insert into chDB, 10k rows per insert, same rows; the
 //     CPU each costs; chdb's raw insert (Buffer) vs the client's exec (string) path;
 //  1. rows/s through ClickHouseSink into embedded chDB — and into the test server when it answers —
 //     at chunk sizes (rows per INSERT) of 1k, 10k and 100k: write() in batches of 4,096, one
@@ -23,6 +23,7 @@ import { createClickHouse, type ClickHouse } from '../sinks/clickhouse/client.ts
 import { migrate } from '../sinks/clickhouse/migrate.ts'
 import { hashtagWindowRows, lateRecordRows, lineSerializer, type RowFormat } from '../sinks/clickhouse/rows.ts'
 import { ClickHouseSink } from '../sinks/clickhouse/sink.ts'
+import { rowBinaryEncoder, structureOf, viewOf, type ByteSink } from '../sinks/clickhouse/rowbinary.ts'
 import { Runner } from '../streams/runner.ts'
 import { ArraySource } from '../streams/sources/array.ts'
 import { drainStream } from '@clickhouse/client'
@@ -140,7 +141,7 @@ const tsvDateTime64 = (ms: number) => {
   if (ms !== lastMs) { const iso = new Date(ms).toISOString(); lastMs = ms; lastText = `${iso.slice(0, 10)} ${iso.slice(11, 23)}` }
   return lastText
 }
-type Encoding = 'JSONEachRow' | 'JSONCompactEachRow' | 'TabSeparated'
+type Encoding = 'JSONEachRow' | 'JSONCompactEachRow' | 'TabSeparated' | 'RowBinary'
 function encoder(encoding: Encoding, table: string): (r: HashtagWindowCount) => string {
   if (encoding === 'TabSeparated') return (r) => { TSV_SPECIAL.lastIndex = 0; return `${tsvString(r.hashtag)}\t${tsvDateTime64(r.windowStart)}\t${tsvDateTime64(r.windowEnd)}\t${r.count}\t${r.revision}` }
   const line = lineSerializer(hashtagWindowRows(table), encoding === 'JSONCompactEachRow')
@@ -149,20 +150,34 @@ function encoder(encoding: Encoding, table: string): (r: HashtagWindowCount) => 
 /** Serialise the rows (main thread), then insert them 10,000 per INSERT into chDB, one at a time: the process's CPU during the inserts is chDB's. */
 async function formatRate(encoding: Encoding, path: 'raw' | 'exec'): Promise<{ serialize: number; insert: number; cpuPer100k: number; mainPer100k: number; bytesPerRow: number }> {
   const t = await fresh(embedded, 'hashtag_uses_1m')
-  const line = encoder(encoding, t)
+  const columns = ['hashtag', 'window_start', 'window_end', 'count', 'revision']
+  const described = await (await embedded.client.query({ query: `DESCRIBE TABLE ${t}`, format: 'JSONEachRow' })).json<{ name: string; type: string }>()
+  const types = columns.map((c) => described.find((d) => d.name === c)!.type)
+  const line = encoding === 'RowBinary' ? null : encoder(encoding, t)
   const s0 = performance.now()
   const chunks: Buffer[] = []
-  for (let b = 0; b < rowsIn.length; b += 10_000) {
-    const lines: string[] = []
-    for (let i = b; i < Math.min(rowsIn.length, b + 10_000); i++) lines.push(line(rowsIn[i]))
-    chunks.push(Buffer.from(lines.join('\n') + '\n'))
+  if (line) {
+    for (let b = 0; b < rowsIn.length; b += 10_000) {
+      const lines: string[] = []
+      for (let i = b; i < Math.min(rowsIn.length, b + 10_000); i++) lines.push(line(rowsIn[i]))
+      chunks.push(Buffer.from(lines.join('\n') + '\n'))
+    }
+  } else {
+    // the sink's way: values of the row format, written by the encoder straight into the chunk's buffer
+    const enc = rowBinaryEncoder(columns, types)!
+    const row = hashtagWindowRows(t).row
+    for (let b = 0; b < rowsIn.length; b += 10_000) {
+      const buf = Buffer.allocUnsafe(64 * 10_000)
+      const w: ByteSink = { buf, view: viewOf(buf), len: 0, reserve(n) { if (this.len + n > this.buf.length) throw new Error('chunk buffer too small') } }
+      for (let i = b; i < Math.min(rowsIn.length, b + 10_000); i++) enc(row(rowsIn[i], 0), w)
+      chunks.push(buf.subarray(0, w.len))
+    }
   }
   const s1 = performance.now()
-  const columns = ['hashtag', 'window_start', 'window_end', 'count', 'revision']
   const [c0, m0] = [processCpu(), mainThreadCpu()]
   for (const c of chunks) {
     if (path === 'raw') {
-      await embedded.insertRaw!({ table: `default.${t}`, columns, format: encoding, body: c, settings: {}, signal: new AbortController().signal })
+      await embedded.insertRaw!({ table: `default.${t}`, columns, format: encoding, structure: structureOf(columns, types), body: c, settings: {}, signal: new AbortController().signal })
     } else {
       const r = await embedded.client.exec({ query: `INSERT INTO ${t} (${columns.join(', ')}) FORMAT ${encoding}`, values: Readable.from([c], { objectMode: false }) })
       await drainStream(r.stream)
@@ -178,7 +193,7 @@ async function formatRate(encoding: Encoding, path: 'raw' | 'exec'): Promise<{ s
     cpuPer100k: (c1 - c0) * per100k, mainPer100k: (m1 - m0) * per100k, bytesPerRow: chunks.reduce((n, c) => n + c.length, 0) / rowsIn.length,
   }
 }
-const variants: Array<[Encoding, 'raw' | 'exec']> = [['JSONEachRow', 'raw'], ['JSONCompactEachRow', 'raw'], ['JSONCompactEachRow', 'exec'], ['TabSeparated', 'raw']]
+const variants: Array<[Encoding, 'raw' | 'exec']> = [['JSONEachRow', 'raw'], ['JSONCompactEachRow', 'raw'], ['JSONCompactEachRow', 'exec'], ['TabSeparated', 'raw'], ['RowBinary', 'raw']]
 const fmt: Record<string, Array<Awaited<ReturnType<typeof formatRate>>>> = {}
 if (part('format')) {
   for (let r = 0; r < RUNS; r++) {

@@ -48,6 +48,19 @@ export const clickHouseVectorIndexOptionsSchema = z.object({
    * searched exactly. See docs/search-and-state.md for the cost of each.
    */
   buildIndexOnInsert: z.boolean().default(false),
+  /**
+   * The HNSW graph's parameters, used when open() creates the index (an existing index keeps its own):
+   * vector quantization, edges per node (M) and the candidate list while building (ef_construction).
+   * ClickHouse's defaults are bf16, 32, 128. The graph only picks k × overfetch candidates that are then
+   * re-ranked exactly, so a cheaper graph loses little: over 30,000 posts, 16 and 64 built it in half
+   * the CPU (8.0–8.8 s against 15.9–19.0 s) with the same recall@10 (benchmarks/clickhouse/README.md,
+   * section 7); the main job's merges were spending ~6 s of chDB's CPU per 300k events on the graph.
+   */
+  hnsw: z.object({
+    quantization: z.enum(['f64', 'f32', 'f16', 'bf16', 'i8']).default('bf16'),
+    maxConnectionsPerLayer: z.number().int().min(2).max(256).default(16),
+    candidateListSizeForConstruction: z.number().int().min(4).max(2048).default(64),
+  }).strict().prefault({}),
   retry: retryOptionsSchema({ initialDelayMs: 100, maxDelayMs: 5_000 }).prefault({}),
 }).strict()
 export type ClickHouseVectorIndexOptions = z.input<typeof clickHouseVectorIndexOptionsSchema>
@@ -122,9 +135,10 @@ export class ClickHouseVectorIndex implements VectorIndex {
     }
     const had = await this.hasIndex()
     if (!had) {
+      const h = this.opts.hnsw
       // GRANULARITY huge = one index per part (ClickHouse's recommendation for vector indexes)
       await this.retrying('add vector index', () => this.ch.client.command({
-        query: `ALTER TABLE ${this.table} ADD INDEX IF NOT EXISTS ${INDEX_NAME} vector TYPE vector_similarity('hnsw', 'cosineDistance', ${this.dim}) GRANULARITY 100000000`,
+        query: `ALTER TABLE ${this.table} ADD INDEX IF NOT EXISTS ${INDEX_NAME} vector TYPE vector_similarity('hnsw', 'cosineDistance', ${this.dim}, '${h.quantization}', ${h.maxConnectionsPerLayer}, ${h.candidateListSizeForConstruction}) GRANULARITY 100000000`,
       }))
       // parts written before the index existed get it through a (background) mutation
       await this.retrying('materialize vector index', () => this.ch.client.command({ query: `ALTER TABLE ${this.table} MATERIALIZE INDEX ${INDEX_NAME}` }))

@@ -128,6 +128,8 @@ test('approximate search (HNSW, where the server has it) agrees with brute force
     // by the test above have none yet; a merge builds it, and the searches below then go through it.
     const indexBytes = async () => Number((await (await ch.client.query({ query: "SELECT sum(secondary_indices_uncompressed_bytes) AS b FROM system.parts WHERE active AND database = currentDatabase() AND table = 'search_vectors'", format: 'JSONEachRow' })).json<{ b: string }>())[0].b)
     assert.equal(await indexBytes(), 0, 'no graph built on insert')
+    const [def] = await (await ch.client.query({ query: "SELECT type_full FROM system.data_skipping_indices WHERE database = currentDatabase() AND table = 'search_vectors' AND name = 'vec_hnsw'", format: 'JSONEachRow' })).json<{ type_full: string }>()
+    assert.match(def.type_full, /vector_similarity\('hnsw', 'cosineDistance', 256, 'bf16', 16, 64\)/, 'the graph\'s parameters (option hnsw)')
     await ch.client.command({ query: 'OPTIMIZE TABLE search_vectors FINAL' })
     const built = await indexBytes()
     assert.ok(built > 0, 'the merge built the graph')
