@@ -53,7 +53,8 @@ export const clickHouseVectorIndexOptionsSchema = z.object({
    * vector quantization, edges per node (M) and the candidate list while building (ef_construction).
    * ClickHouse's defaults are bf16, 32, 128. The graph only picks k × overfetch candidates that are then
    * re-ranked exactly, so a cheaper graph loses little: over 30,000 posts, 16 and 64 built it in half
-   * the CPU (8.0–8.8 s against 15.9–19.0 s) with the same recall@10 (benchmarks/clickhouse/README.md,
+   * the CPU (8.0–8.8 s against 15.9–19.0 s) with the same recall@10 (benchmarks/vector-index.bench.ts;
+   * benchmarks/clickhouse/README.md,
    * section 7); the main job's merges were spending ~6 s of chDB's CPU per 300k events on the graph.
    */
   hnsw: z.object({
