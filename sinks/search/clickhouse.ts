@@ -51,11 +51,12 @@ export const clickHouseVectorIndexOptionsSchema = z.object({
   /**
    * The HNSW graph's parameters, used when open() creates the index (an existing index keeps its own):
    * vector quantization, edges per node (M) and the candidate list while building (ef_construction).
-   * ClickHouse's defaults are bf16, 32, 128. The graph only picks k × overfetch candidates that are then
-   * re-ranked exactly, so a cheaper graph loses little: over 30,000 posts, 16 and 64 built it in half
-   * the CPU (8.0–8.8 s against 15.9–19.0 s) with the same recall@10 (benchmarks/vector-index.bench.ts;
-   * benchmarks/clickhouse/README.md,
-   * section 7); the main job's merges were spending ~6 s of chDB's CPU per 300k events on the graph.
+   * ClickHouse's defaults are bf16, 32, 128. The graph only proposes k × overfetch candidates that are
+   * then re-ranked exactly. Over 30,000 posts (benchmarks/vector-index.bench.ts, same run): 16 and 64
+   * build it for 0.49× the CPU of the defaults, recall@10 0.965–0.968 against 0.995–0.998 (24 and 96:
+   * 0.74×, 0.985; a larger overfetch does not win it back: the misses are the graph's). In the main job
+   * the defaults' builds were ~6 s of chDB's CPU per 300k events (benchmarks/clickhouse/README.md,
+   * section 7). For recall over ingest cost: { maxConnectionsPerLayer: 32, candidateListSizeForConstruction: 128 }.
    */
   hnsw: z.object({
     quantization: z.enum(['f64', 'f32', 'f16', 'bf16', 'i8']).default('bf16'),
