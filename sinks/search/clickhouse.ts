@@ -53,8 +53,8 @@ export const clickHouseVectorIndexOptionsSchema = z.object({
    * vector quantization, edges per node (M) and the candidate list while building (ef_construction).
    * ClickHouse's defaults are bf16, 32, 128. The graph only proposes k × overfetch candidates that are
    * then re-ranked exactly. Over 30,000 posts (benchmarks/vector-index.bench.ts, same run): 16 and 64
-   * build it for 0.49× the CPU of the defaults, recall@10 0.965–0.968 against 0.995–0.998 (24 and 96:
-   * 0.74×, 0.985; a larger overfetch does not win it back: the misses are the graph's). In the main job
+   * build it for 0.49× the CPU of the defaults, recall@10 0.965–0.968 against 0.990–0.998 (24 and 96:
+   * 0.74–0.75×, 0.985–0.988; a larger overfetch does not win it back: the misses are the graph's). In the main job
    * the defaults' builds were ~6 s of chDB's CPU per 300k events (benchmarks/clickhouse/README.md,
    * section 7). For recall over ingest cost: { maxConnectionsPerLayer: 32, candidateListSizeForConstruction: 128 }.
    */
