@@ -197,7 +197,7 @@ const variants: Array<[Encoding, 'raw' | 'exec']> = [['JSONEachRow', 'raw'], ['J
 const fmt: Record<string, Array<Awaited<ReturnType<typeof formatRate>>>> = {}
 if (part('format')) {
   for (let r = 0; r < RUNS; r++) {
-    for (const [e, path] of variants) (fmt[`${e}, ${path === 'raw' ? 'raw insert (Buffer)' : 'client exec (string)'}`] ??= []).push(await formatRate(e, path))
+    for (const [e, path] of variants) (fmt[`${e}, ${e === 'RowBinary' ? 'through a file (chDB)' : path === 'raw' ? 'raw insert (Buffer)' : 'client exec (string)'}`] ??= []).push(await formatRate(e, path))
   }
 }
 const formatTable = Object.fromEntries(Object.entries(fmt).map(([k, v]) => [k, {

@@ -182,8 +182,9 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
       const raw = free.pop()!
       try {
         if (p.format === 'RowBinary') {
-          // chdb's raw insert takes text formats only (and its native entry splits a body at newlines,
-          // which a binary body cannot survive): the body goes through a file that the INSERT reads
+          // chdb's raw insert takes text formats only (its native entry, called directly, failed every
+          // binary body over ~1 MiB with "Cannot read all data" at the row crossing the first MiB —
+          // chdb 3.4.0, benchmarks/clickhouse/README.md section 7): the body goes through a file that the INSERT reads
           // with the file() table function, on chDB's own threads. Written by libuv's pool, deleted
           // before any writeback would happen; a crash leaves it for the next start to remove.
           const file = files.next()
