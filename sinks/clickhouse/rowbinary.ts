@@ -16,6 +16,8 @@
 // sink then dead-letters that row alone. A type not handled here (Enum, UUID, Map, Decimal, FixedString,
 // JSON, …) makes the whole table keep a JSON format: rowBinaryEncoder returns null.
 
+import { splitArgs, unwrap } from './tsv.ts'
+
 /**
  * Where rows are written: `buf[len…]`; reserve(n) makes room for n more bytes (may replace `buf`, and
  * then `view` with it: a DataView of `buf`, whose setFloat64 and friends the JIT inlines, where
@@ -44,31 +46,12 @@ export type RowBinaryEncoder = (values: readonly unknown[], w: ByteSink) => void
 
 interface Reader { b: Buffer; p: number }
 
-function unwrap(type: string, name: string): string | null {
-  return type.startsWith(`${name}(`) && type.endsWith(')') ? type.slice(name.length + 1, -1).trim() : null
-}
-
-/** Splits "A, B(C, D), E" at top-level commas (quotes respected). */
-function splitArgs(s: string): string[] {
-  const out: string[] = []
-  let depth = 0
-  let start = 0
-  let inQuote = false
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]
-    if (inQuote) {
-      if (c === '\\') i++
-      else if (c === "'") inQuote = false
-    } else if (c === "'") inQuote = true
-    else if (c === '(') depth++
-    else if (c === ')') depth--
-    else if (c === ',' && depth === 0) {
-      out.push(s.slice(start, i).trim())
-      start = i + 1
-    }
-  }
-  out.push(s.slice(start).trim())
-  return out
+/** The fields of a Tuple's type arguments: "name Type" (named) or "Type". */
+function tupleFields(args: string): Array<{ name: string | null; type: string }> {
+  return splitArgs(args).map((f) => {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)\s+(.+)$/.exec(f)
+    return m ? { name: m[1], type: m[2] } : { name: null, type: f }
+  })
 }
 
 function writeVarUint(w: ByteSink, n: number): void {
@@ -207,11 +190,7 @@ function encoder(type: string, column: string, nullable = false): Enc | null {
   }
   const tuple = unwrap(type, 'Tuple')
   if (tuple !== null) {
-    const fields = splitArgs(tuple).map((f) => {
-      const m = /^([A-Za-z_][A-Za-z0-9_]*)\s+(.+)$/.exec(f)
-      // "name Type" (named) or "Type"; a type's own name is followed by '(' or nothing
-      return m && !/^[A-Za-z0-9_]+$/.test(f) && !f.startsWith(`${m[1]}(`) ? { name: m[1], type: m[2] } : { name: null, type: f }
-    })
+    const fields = tupleFields(tuple)
     const encs = fields.map((f) => encoder(f.type, column))
     if (encs.some((e) => !e)) return null
     const names = fields.map((f) => f.name)
@@ -370,10 +349,7 @@ function decoder(type: string): Dec | null {
   }
   const tuple = unwrap(type, 'Tuple')
   if (tuple !== null) {
-    const fields = splitArgs(tuple).map((f) => {
-      const m = /^([A-Za-z_][A-Za-z0-9_]*)\s+(.+)$/.exec(f)
-      return m && !/^[A-Za-z0-9_]+$/.test(f) && !f.startsWith(`${m[1]}(`) ? { name: m[1], type: m[2] } : { name: null, type: f }
-    })
+    const fields = tupleFields(tuple)
     const decs = fields.map((f) => decoder(f.type))
     if (decs.some((d) => !d)) return null
     const named = fields.every((f) => f.name !== null)

@@ -568,6 +568,13 @@ export class ClickHouseSink<T> implements Sink<T> {
     const tailFormat: WireFormat = s.format ?? (tail[0]?.startsWith('{') ? 'JSONEachRow' : 'JSONCompactEachRow')
     // A checkpoint from before the table had bookkeeping columns: its tail lines lack them.
     if (this.txn && !s.writer) tail = tail.map((l) => withBookkeeping(l, this.writer, chunkId(tailEpoch, tailIndex), this.columns, tailFormat))
+    // RowBinary chunks need the columns' types (open() reads them unless checkTable is off and the
+    // format is a text one this run).
+    if (!this.types && (tailFormat === 'RowBinary' || pending.some((p) => p.format === 'RowBinary'))) {
+      const types = await this.columnTypes()
+      this.types = this.columns.map((c) => types.get(c) ?? '')
+      this.inserter.setStructure(structureOf(this.columns, this.types))
+    }
     // The chunks that were on their way, then what commit() did for this checkpoint.
     for (const p of pending) {
       this.enqueue({ seq: 0, format: p.format, epoch: p.epoch, index: p.index, rows: p.rows, lines: null, body: Buffer.from(p.body.buffer, p.body.byteOffset, p.body.byteLength), token: null })

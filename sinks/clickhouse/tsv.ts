@@ -45,8 +45,8 @@ function number(v: unknown, integer: boolean): string {
   return String(v)
 }
 
-/** Splits "A, B(C, D), E" at top-level commas. */
-function splitArgs(s: string): string[] {
+/** Splits "A, B(C, D), E" at top-level commas (quotes respected). Also rowbinary.ts. */
+export function splitArgs(s: string): string[] {
   const out: string[] = []
   let depth = 0
   let start = 0
@@ -68,7 +68,8 @@ function splitArgs(s: string): string[] {
   return out
 }
 
-function unwrap(type: string, name: string): string | null {
+/** The arguments of `name(…)`, or null when `type` is not one. */
+export function unwrap(type: string, name: string): string | null {
   return type.startsWith(`${name}(`) && type.endsWith(')') ? type.slice(name.length + 1, -1).trim() : null
 }
 
