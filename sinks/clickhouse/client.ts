@@ -184,14 +184,15 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouse {
         if (p.format === 'RowBinary') {
           // chdb's raw insert takes text formats only (its native entry, called directly, failed every
           // binary body over ~1 MiB with "Cannot read all data" at the row crossing the first MiB —
-          // chdb 3.4.0, benchmarks/clickhouse/README.md section 7): the body goes through a file that the INSERT reads
-          // with the file() table function, on chDB's own threads. Written by libuv's pool, deleted
-          // before any writeback would happen; a crash leaves it for the next start to remove.
+          // chdb 3.4.0, benchmarks/clickhouse/README.md section 7): the body goes through a file that
+          // the INSERT reads with the file() table function, on chDB's own threads. Written by libuv's
+          // pool, deleted before any writeback would happen; a crash leaves it for the next start.
           const file = files.next()
           await writeFile(file, p.body, { signal: p.signal })
           try {
+            const table = p.table.split('.').map(quoteIdent).join('.')
             await raw.queryAsync(
-              `INSERT INTO ${p.table} (${p.columns.map(quoteIdent).join(', ')})${settingsClause(p.settings)} SELECT * FROM file(${quoteString(file)}, 'RowBinary', ${quoteString(p.structure ?? '')})`,
+              `INSERT INTO ${table} (${p.columns.map(quoteIdent).join(', ')})${settingsClause(p.settings)} SELECT * FROM file(${quoteString(file)}, 'RowBinary', ${quoteString(p.structure ?? '')})`,
               { format: 'CSV', signal: p.signal },
             )
           } finally {

@@ -132,16 +132,16 @@ function toNumber(v: unknown, column: string): number | null {
 const TWO32 = 2 ** 32
 
 /**
- * Encoder of one value of `type`, and whether the type takes NULL (so that a non-finite float or time
- * is NULL there and the default elsewhere). null when the type is not handled.
+ * Encoder of one value of `type` (of column `column`, for errors); null when the type is not handled.
+ * Nullable decides itself that a non-finite float or time is NULL; inside, it would be the default.
  */
-function encoder(type: string, column: string, nullable = false): Enc | null {
+function encoder(type: string, column: string): Enc | null {
   type = type.trim()
   const lc = unwrap(type, 'LowCardinality')
-  if (lc !== null) return encoder(lc, column, nullable)
+  if (lc !== null) return encoder(lc, column)
   const inner = unwrap(type, 'Nullable')
   if (inner !== null) {
-    const enc = encoder(inner, column, true)
+    const enc = encoder(inner, column)
     if (!enc) return null
     const isFloat = /^(Float(32|64)|DateTime64\(.*\))$/.test(inner)
     return (v, w) => {
