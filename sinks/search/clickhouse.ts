@@ -26,7 +26,7 @@ import type { Platform } from '../../schemas/events.ts'
 import { quoteIdent, type ClickHouse } from '../clickhouse/client.ts'
 import { classifyClickHouseError, clickHouseFailure } from '../clickhouse/errors.ts'
 import { migrate } from '../clickhouse/migrate.ts'
-import { rowBinaryEncoder, structureOf, viewOf, type ByteSink, type RowBinaryEncoder } from '../clickhouse/rowbinary.ts'
+import { rowBinaryEncoder, RowValueError, structureOf, viewOf, type ByteSink, type RowBinaryEncoder } from '../clickhouse/rowbinary.ts'
 import { retrying } from '../retry.ts'
 import { hasDirection, prepareQuery } from './items.ts'
 import type { SearchFilter, SearchHit, SearchOptions, VectorIndex, VectorItem, VectorKind } from './types.ts'
@@ -52,11 +52,12 @@ export const clickHouseVectorIndexOptionsSchema = z.object({
    * The HNSW graph's parameters, used when open() creates the index (an existing index keeps its own):
    * vector quantization, edges per node (M) and the candidate list while building (ef_construction).
    * ClickHouse's defaults are bf16, 32, 128. The graph only proposes k × overfetch candidates that are
-   * then re-ranked exactly. Over 30,000 posts (benchmarks/vector-index.bench.ts, same run): 16 and 64
+   * then re-ranked exactly. Over 30,000 posts (benchmarks/vector-index.bench.ts, two runs): 16 and 64
    * build it for 0.49× the CPU of the defaults, recall@10 0.965–0.968 against 0.990–0.998 (24 and 96:
-   * 0.74–0.75×, 0.985–0.988; a larger overfetch does not win it back: the misses are the graph's). In the main job
-   * the defaults' builds were ~6 s of chDB's CPU per 300k events (benchmarks/clickhouse/README.md,
-   * section 7). For recall over ingest cost: { maxConnectionsPerLayer: 32, candidateListSizeForConstruction: 128 }.
+   * 0.74–0.75×, 0.985–0.988; a larger overfetch does not win it back: the misses are the graph's). In
+   * the main job the defaults' builds were ~6 s of chDB's CPU per 300k events
+   * (benchmarks/clickhouse/README.md, section 7). For recall over ingest cost:
+   * { maxConnectionsPerLayer: 32, candidateListSizeForConstruction: 128 }.
    */
   hnsw: z.object({
     quantization: z.enum(['f64', 'f32', 'f16', 'bf16', 'i8']).default('bf16'),
@@ -265,7 +266,13 @@ function vectorRowBinary(items: readonly VectorItem[], encode: RowBinaryEncoder,
   for (const it of items) {
     values[0] = it.kind; values[1] = it.id; values[2] = it.platform; values[3] = it.language; values[4] = it.time
     values[5] = it.text; values[6] = it.model; values[7] = it.version; values[8] = it.vector
-    encode(values, w)
+    try {
+      encode(values, w)
+    } catch (err) {
+      pool.give(w.buf)
+      if (err instanceof RowValueError) throw new TrendwireError('SINK_REJECTED', `vector item ${it.kind} ${it.id}: ${err.message}`, { cause: err })
+      throw err
+    }
   }
   return w.buf.subarray(0, w.len)
 }

@@ -204,6 +204,11 @@ test('text queries find the posts of an injected trend first', async (t) => {
 test('bad input fails clearly', async () => {
   const idx = new ClickHouseVectorIndex('posts', ch, {}, { embedder, logger: quiet })
   await assert.rejects(idx.upsert([{ ...items[0], vector: [1, 2, 3] }]), /3-dimensional/)
+  // a value its column cannot hold (version is UInt64): SINK_REJECTED naming the item and the column, nothing written
+  await idx.open()
+  await assert.rejects(idx.upsert([{ ...items[0], id: 'bad-version', version: 1.5 }]), (e: unknown) => (e as { code?: string }).code === 'SINK_REJECTED' && /bad-version.*column version/.test((e as Error).message))
+  const [bad] = await (await ch.client.query({ query: "SELECT count() AS n FROM search_vectors WHERE id = 'bad-version'", format: 'JSONEachRow' })).json<{ n: string }>()
+  assert.equal(Number(bad.n), 0)
   await assert.rejects(idx.search([1, 2, 3]), /3 dimensions/)
   assert.throws(() => new ClickHouseVectorIndex('x', ch, { overfetch: 0 }), /overfetch/)
   const missing = new ClickHouseVectorIndex('x', ch, { table: 'no_such_table' }, { embedder, logger: quiet })
