@@ -23,7 +23,7 @@ import { createClickHouse, type ClickHouse } from '../sinks/clickhouse/client.ts
 import { migrate } from '../sinks/clickhouse/migrate.ts'
 import { hashtagWindowRows, lateRecordRows, lineSerializer, type RowFormat } from '../sinks/clickhouse/rows.ts'
 import { ClickHouseSink } from '../sinks/clickhouse/sink.ts'
-import { rowBinaryEncoder, structureOf, viewOf, type ByteSink } from '../sinks/clickhouse/rowbinary.ts'
+import { GrowingBytes, rowBinaryEncoder, structureOf } from '../sinks/clickhouse/rowbinary.ts'
 import { Runner } from '../streams/runner.ts'
 import { ArraySource } from '../streams/sources/array.ts'
 import { drainStream } from '@clickhouse/client'
@@ -167,10 +167,9 @@ async function formatRate(encoding: Encoding, path: 'raw' | 'exec'): Promise<{ s
     const enc = rowBinaryEncoder(columns, types)!
     const row = hashtagWindowRows(t).row
     for (let b = 0; b < rowsIn.length; b += 10_000) {
-      const buf = Buffer.allocUnsafe(64 * 10_000)
-      const w: ByteSink = { buf, view: viewOf(buf), len: 0, reserve(n) { if (this.len + n > this.buf.length) throw new Error('chunk buffer too small') } }
+      const w = new GrowingBytes(null, 64 * 10_000)
       for (let i = b; i < Math.min(rowsIn.length, b + 10_000); i++) enc(row(rowsIn[i], 0), w)
-      chunks.push(buf.subarray(0, w.len))
+      chunks.push(w.bytes())
     }
   }
   const s1 = performance.now()

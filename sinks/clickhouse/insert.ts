@@ -74,6 +74,8 @@ export type WireFormat = 'JSONCompactEachRow' | 'JSONEachRow' | 'TabSeparated' |
 export class Inserter {
   private readonly qualified: string
   private columns: readonly string[]
+  /** "name Type, …" of the columns, for RowBinary bodies into chDB (setStructure). */
+  private structure: string | undefined
   readonly table: string
 
   constructor(
@@ -88,8 +90,6 @@ export class Inserter {
     this.qualified = q.sql
     this.columns = columns
   }
-
-  private structure: string | undefined
 
   /** The columns each line fills, in order. */
   setColumns(columns: readonly string[]): void {

@@ -16,6 +16,7 @@
 // sink then dead-letters that row alone. A type not handled here (Enum, UUID, Map, Decimal, FixedString,
 // JSON, …) makes the whole table keep a JSON format: rowBinaryEncoder returns null.
 
+import type { BufferPool } from '../../streams/buffer-pool.ts'
 import { splitArgs, unwrap } from './tsv.ts'
 
 /**
@@ -32,6 +33,39 @@ export interface ByteSink {
 
 /** A DataView of the bytes of `buf`. */
 export const viewOf = (buf: Buffer): DataView => new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+
+/**
+ * A ByteSink in one Buffer that doubles when full: taken from `pool` and the outgrown one given back
+ * to it (so nothing may keep a view of `buf` across a write), or plain new Buffers without a pool.
+ */
+export class GrowingBytes implements ByteSink {
+  len = 0
+  buf: Buffer
+  view: DataView
+  constructor(private readonly pool: BufferPool | null, capacity: number) {
+    this.buf = pool ? pool.take(capacity) : Buffer.allocUnsafe(capacity)
+    this.view = viewOf(this.buf)
+  }
+
+  /** Room for n more bytes. */
+  reserve(n: number): void {
+    if (this.len + n > this.buf.length) this.grow(n)
+  }
+
+  private grow(n: number): void {
+    const size = Math.max(this.buf.length * 2, this.len + n)
+    const next = this.pool ? this.pool.take(size) : Buffer.allocUnsafe(size)
+    this.buf.copy(next, 0, 0, this.len)
+    this.pool?.give(this.buf)
+    this.buf = next
+    this.view = viewOf(next)
+  }
+
+  /** The bytes written. */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.len)
+  }
+}
 
 export class RowValueError extends Error {
   constructor(readonly column: string, message: string) {

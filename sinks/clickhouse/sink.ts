@@ -43,7 +43,7 @@ import { callChannel, Inserter, qualifiedTable, retryOptionsSchema, type CallEve
 import { retrying } from '../retry.ts'
 import type { RowFormat } from './rows.ts'
 import { tsvEncoder, tsvFields } from './tsv.ts'
-import { decodeRowBinary, rowBinaryEncoder, RowValueError, structureOf, viewOf, type ByteSink, type RowBinaryEncoder } from './rowbinary.ts'
+import { decodeRowBinary, GrowingBytes, rowBinaryEncoder, RowValueError, structureOf, type RowBinaryEncoder } from './rowbinary.ts'
 import { loadMigrations } from './migrate.ts'
 import { BufferPool } from '../../streams/buffer-pool.ts'
 
@@ -168,29 +168,12 @@ const chunkBuffers = new BufferPool(8)
  * join + Buffer.from, kept every line alive long enough to be promoted to the old generation: the
  * engine's main thread paid for it in GC (benchmarks/clickhouse/README.md, section 3).
  */
-class OpenChunk implements ByteSink {
-  len = 0
+class OpenChunk extends GrowingBytes {
   rows = 0
-  buf: Buffer
-  view: DataView
-  constructor(private readonly pool: BufferPool, capacity: number) {
-    this.buf = pool.take(capacity)
-    this.view = viewOf(this.buf)
-  }
-
-  /** Room for n more bytes. */
-  reserve(n: number): void {
-    if (this.len + n > this.buf.length) this.grow(n)
-  }
-
-  private grow(n: number): void {
-    const next = this.pool.take(Math.max(this.buf.length * 2, this.len + n))
-    this.buf.copy(next, 0, 0, this.len)
-    // Nothing else reads the old one: preCommit's view of the open chunk is encoded into the
-    // checkpoint before the runner writes again.
-    this.pool.give(this.buf)
-    this.buf = next
-    this.view = viewOf(next)
+  // Growing gives the outgrown buffer back to the pool: nothing else reads it, since preCommit's view
+  // of the open chunk is encoded into the checkpoint before the runner writes again.
+  constructor(pool: BufferPool, capacity: number) {
+    super(pool, capacity)
   }
 
   /** A text row and its newline. */
@@ -202,11 +185,10 @@ class OpenChunk implements ByteSink {
     this.rows++
   }
 
-  /** The body, newline-terminated. */
+  /** The body (newline-terminated in the text formats). */
   body(): Buffer {
-    return this.buf.subarray(0, this.len)
+    return this.bytes()
   }
-
 }
 
 export class ClickHouseSink<T> implements Sink<T> {

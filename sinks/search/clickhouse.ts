@@ -26,7 +26,7 @@ import type { Platform } from '../../schemas/events.ts'
 import { quoteIdent, type ClickHouse } from '../clickhouse/client.ts'
 import { classifyClickHouseError, clickHouseFailure } from '../clickhouse/errors.ts'
 import { migrate } from '../clickhouse/migrate.ts'
-import { rowBinaryEncoder, RowValueError, structureOf, viewOf, type ByteSink, type RowBinaryEncoder } from '../clickhouse/rowbinary.ts'
+import { GrowingBytes, rowBinaryEncoder, RowValueError, structureOf, type RowBinaryEncoder } from '../clickhouse/rowbinary.ts'
 import { retrying } from '../retry.ts'
 import { hasDirection, prepareQuery } from './items.ts'
 import type { SearchFilter, SearchHit, SearchOptions, VectorIndex, VectorItem, VectorKind } from './types.ts'
@@ -247,21 +247,7 @@ const VECTOR_COLUMNS: readonly string[] = ['kind', 'id', 'platform', 'language',
 function vectorRowBinary(items: readonly VectorItem[], encode: RowBinaryEncoder, pool: BufferPool): Buffer {
   let cap = 0
   for (const it of items) cap += 64 + (it.id.length + it.text.length + it.model.length + it.platform.length + it.language.length) * 3 + it.vector.length * 4
-  const first = pool.take(cap)
-  const w: ByteSink = {
-    buf: first,
-    view: viewOf(first),
-    len: 0,
-    reserve(n) {
-      if (this.len + n > this.buf.length) {
-        const next = pool.take(Math.max(this.buf.length * 2, this.len + n))
-        this.buf.copy(next, 0, 0, this.len)
-        pool.give(this.buf)
-        this.buf = next
-        this.view = viewOf(next)
-      }
-    },
-  }
+  const w = new GrowingBytes(pool, cap)
   const values: unknown[] = new Array(VECTOR_COLUMNS.length)
   for (const it of items) {
     values[0] = it.kind; values[1] = it.id; values[2] = it.platform; values[3] = it.language; values[4] = it.time
@@ -274,7 +260,7 @@ function vectorRowBinary(items: readonly VectorItem[], encode: RowBinaryEncoder,
       throw err
     }
   }
-  return w.buf.subarray(0, w.len)
+  return w.bytes()
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Engagement, PostPublished } from '../../schemas/events.ts'
 import type { TrendSignal, VideoFeatures, ViralityScore } from '../../schemas/outputs.ts'
 import { createClickHouse, type ClickHouse } from '../../sinks/clickhouse/client.ts'
 import { ClickHouseDeadLetterTable } from '../../sinks/clickhouse/dead-letters.ts'
-import { decodeRowBinary, rowBinaryEncoder, RowValueError, viewOf, type ByteSink } from '../../sinks/clickhouse/rowbinary.ts'
+import { decodeRowBinary, GrowingBytes, rowBinaryEncoder, RowValueError } from '../../sinks/clickhouse/rowbinary.ts'
 import { engagementRows, hashtagWindowRows, lateRecordRows, postRows, trendSignalRows, videoFeatureRows, viralityScoreRows, type RowFormat } from '../../sinks/clickhouse/rows.ts'
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.ts'
 import { TrendwireError } from '../../streams/errors.ts'
@@ -34,22 +34,7 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
-function sinkBuffer(size = 16): ByteSink {
-  const buf = Buffer.alloc(size)
-  return {
-    buf,
-    view: viewOf(buf),
-    len: 0,
-    reserve(n) {
-      if (this.len + n > this.buf.length) {
-        const b = Buffer.alloc(Math.max(this.buf.length * 2, this.len + n))
-        this.buf.copy(b, 0, 0, this.len)
-        this.buf = b
-        this.view = viewOf(b)
-      }
-    },
-  }
-}
+const sinkBuffer = (size = 16): GrowingBytes => new GrowingBytes(null, size)
 
 test('the encoder writes what the decoder reads back, for every type the schemas use; values that do not fit throw naming the column', () => {
   const columns = ['s', 'lc', 'u8', 'u32', 'u64', 'i64', 'f64', 'f32', 'ts', 'dt', 'ns', 'nf', 'nu', 'nts', 'as', 'alc', 'af', 'tup', 'b']
